@@ -1,0 +1,46 @@
+//! Settings every phase binary takes, from flags or the environment (a flag wins).
+//!
+//! Python services read `os.environ` or a `pydantic-settings` class; here `clap` derives the parser
+//! from a struct, with `env = "PORT"` making each flag fall back to an environment variable, and
+//! `--help` written for free.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+
+use clap::{Args, ValueEnum};
+
+/// `--host`, `--port` and `--log-format`, shared by every phase.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub host: IpAddr,
+    /// Port to listen on; each phase has its own default (8001 for phase 1, ...). 0 picks a free one.
+    #[arg(long, env = "PORT")]
+    pub port: Option<u16>,
+    /// How log lines look: readable text, or one JSON object a line.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+}
+
+/// The shape of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines, for a terminal.
+    Pretty,
+    /// One JSON object a line, for a log collector.
+    Json,
+}
+
+impl ServerArgs {
+    /// Binds the listener: `--port` if given, else `default_port`.
+    pub fn bind(&self, default_port: u16) -> io::Result<TcpListener> {
+        let address = SocketAddr::new(self.host, self.port.unwrap_or(default_port));
+        TcpListener::bind(address).map_err(|err| {
+            io::Error::new(
+                err.kind(),
+                format!("cannot listen on {address}: {err} (try --port 0 for any free port)"),
+            )
+        })
+    }
+}

@@ -1,0 +1,140 @@
+//! One middleware that makes every error a problem, whoever produced it.
+//!
+//! Handlers return [`ApiError`], but many errors are born elsewhere: actix's own extractors (bad
+//! JSON, a body over the limit, a wrong content type), its router (no route: 404, no method: 405),
+//! other middleware. Their default bodies are plain text. Flask solves this with
+//! `@app.errorhandler(HTTPException)`, FastAPI with `@app.exception_handler(...)`; here one
+//! `from_fn` middleware sees every response on its way out and re-renders any 4xx/5xx that is not
+//! already a problem. It also fills in `instance` (the request path), which an error value on its own
+//! does not know, and logs the cause of every 5xx, which the client never sees.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::{JsonPayloadError, PayloadError, UrlencodedError};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpResponse};
+
+use crate::error::ApiError;
+use crate::problem::{CONTENT_TYPE, Problem};
+
+/// Renders every error response as `application/problem+json`. Mount it with
+/// `App::new().wrap(actix_web::middleware::from_fn(problem_details))`; [`crate::server::serve`] does.
+pub async fn problem_details(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    // The request cannot be cloned here to keep for later: routing needs it unshared. An error that
+    // escapes the inner services as `Err` (none of ours do) is passed on as an `ApiError`, which
+    // actix renders as a problem, without `instance`.
+    let response = match next.call(req).await {
+        Ok(response) => response.map_into_boxed_body(),
+        Err(err) => {
+            let status = err.as_response_error().status_code();
+            let problem = problem_for(&err, status);
+            return Err(match problem.detail {
+                Some(detail) => ApiError::new(status, detail),
+                None => ApiError::internal(anyhow::anyhow!("{err}")),
+            }
+            .into());
+        }
+    };
+
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return Ok(response);
+    }
+
+    let (request, mut response) = response.into_parts();
+    let problem = match response.error() {
+        Some(err) => {
+            if status.is_server_error() {
+                log_server_error(&request, err);
+            }
+            problem_for(err, status)
+        }
+        // An error response without an error value: a 404 from the router, a 405 from a resource,
+        // or a body some handler wrote by hand. A problem body already written is left alone.
+        None if is_problem(&response) => return Ok(ServiceResponse::new(request, response)),
+        None => Problem::from_status(status),
+    };
+    let problem = Problem {
+        instance: Some(request.path().to_owned()),
+        ..problem
+    };
+
+    let status = StatusCode::from_u16(problem.status).unwrap_or(status);
+    let mut rendered = HttpResponse::build(status);
+    // Keep headers that give the error meaning: `Allow`, `WWW-Authenticate`, `Retry-After`, ...
+    for (name, value) in response.headers_mut().drain() {
+        if let Some(name) = name
+            && name != header::CONTENT_TYPE
+            && name != header::CONTENT_LENGTH
+        {
+            rendered.append_header((name, value));
+        }
+    }
+    rendered.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE)));
+    Ok(ServiceResponse::new(request, rendered.json(problem)))
+}
+
+fn is_problem(response: &HttpResponse) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(CONTENT_TYPE.as_bytes()))
+}
+
+fn log_server_error(request: &actix_web::HttpRequest, err: &Error) {
+    let cause = err.as_error::<ApiError>().and_then(ApiError::cause);
+    match cause {
+        // `{:#}` prints the whole chain of causes on one line, without a backtrace.
+        Some(cause) => {
+            tracing::error!(path = request.path(), error = %format_args!("{cause:#}"), "request failed")
+        }
+        None => tracing::error!(path = request.path(), error = %err, "request failed"),
+    }
+}
+
+/// The problem for an error value. Our own errors know their problem; actix's are translated, with
+/// the status corrected where actix's choice is not the precise one.
+fn problem_for(err: &Error, status: StatusCode) -> Problem {
+    if let Some(api_error) = err.as_error::<ApiError>() {
+        return api_error.problem();
+    }
+    let status = corrected_status(err).unwrap_or(status);
+    let mut problem = Problem::from_status(status);
+    if status.is_client_error() {
+        problem.detail = Some(err.to_string());
+    }
+    problem
+}
+
+/// actix answers a wrong `Content-Type` with 400 and a body that fails to deserialize with 400; the
+/// precise codes are 415 and, when the JSON is well-formed but of the wrong shape, 422.
+fn corrected_status(err: &Error) -> Option<StatusCode> {
+    if let Some(json) = err.as_error::<JsonPayloadError>() {
+        return Some(match json {
+            JsonPayloadError::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            JsonPayloadError::Deserialize(inner) if inner.is_data() => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            _ => StatusCode::BAD_REQUEST,
+        });
+    }
+    if let Some(form) = err.as_error::<UrlencodedError>() {
+        return Some(match form {
+            UrlencodedError::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            UrlencodedError::Overflow { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        });
+    }
+    if let Some(PayloadError::Overflow) = err.as_error::<PayloadError>() {
+        return Some(StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    None
+}

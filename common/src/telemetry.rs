@@ -1,0 +1,24 @@
+//! Logging set-up with `tracing`: readable lines by default, JSON with `--log-format json`.
+//!
+//! Python's `logging` module writes strings; `tracing` records structured events and spans (a request
+//! is a span, so every line logged while serving it carries its request id, route and status). The
+//! level comes from `RUST_LOG` (for example `RUST_LOG=debug`), `info` by default.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
+
+/// Installs the global subscriber. Call it once, at the top of `main`; later calls change nothing.
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // `try_init` fails only when a subscriber is already set, as in tests that start several servers.
+    let _ = match format {
+        LogFormat::Pretty => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
+    };
+}
