@@ -91,7 +91,7 @@ fn log_server_error(request: &actix_web::HttpRequest, err: &Error) {
     match cause {
         // `{:#}` prints the whole chain of causes on one line, without a backtrace.
         Some(cause) => {
-            tracing::error!(path = request.path(), error = %format_args!("{cause:#}"), "request failed")
+            tracing::error!(path = request.path(), error = %format_args!("{cause:#}"), "request failed");
         }
         None => tracing::error!(path = request.path(), error = %err, "request failed"),
     }

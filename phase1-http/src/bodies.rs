@@ -113,7 +113,7 @@ impl From<BookForm> for NewBook {
             title: form.title,
             author: form.author,
             year: form.year,
-            isbn: form.isbn13.filter(|isbn| !isbn.is_empty()),
+            isbn13: form.isbn13.filter(|isbn| !isbn.is_empty()),
             format: None,
             publisher: None,
         }
@@ -155,7 +155,7 @@ impl BookUpload {
             title: self.title.into_inner(),
             author: self.author.into_inner(),
             year,
-            isbn: self
+            isbn13: self
                 .isbn13
                 .map(Text::into_inner)
                 .filter(|isbn| !isbn.is_empty()),
@@ -212,6 +212,10 @@ async fn unsupported_media_type(req: HttpRequest) -> Result<HttpResponse, ApiErr
 }
 
 /// Multipart errors as problems: a part over its limit is a 413, anything else malformed a 400.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the signature `MultipartFormConfig::error_handler` asks for"
+)]
 pub fn multipart_error(err: MultipartError, _: &HttpRequest) -> actix_web::Error {
     let status = match &err {
         MultipartError::Payload(PayloadError::Overflow) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -73,7 +73,7 @@ fn build(id: u64, new: NewBook, cover: Option<&Cover>) -> Book {
         title: new.title,
         author: new.author,
         year: new.year,
-        isbn: new.isbn,
+        isbn: new.isbn13,
         tags: new.tags,
         format: new.format,
         publisher: new.publisher,
@@ -129,7 +129,7 @@ impl Library {
     /// POST: a new book under a new id, every time.
     pub fn create(&self, new: NewBook, cover: Option<Cover>) -> Result<Book, StoreError> {
         let mut inner = self.write();
-        inner.check_isbn(new.isbn.as_ref(), 0)?;
+        inner.check_isbn(new.isbn13.as_ref(), 0)?;
         inner.last_id += 1;
         let book = build(inner.last_id, new, cover.as_ref());
         inner.books.insert(book.id, (book.clone(), cover));
@@ -139,7 +139,7 @@ impl Library {
     /// PUT: the book at `id` becomes exactly `new`, created if absent. Returns whether it was created.
     pub fn replace(&self, id: u64, new: NewBook) -> Result<(Book, bool), StoreError> {
         let mut inner = self.write();
-        inner.check_isbn(new.isbn.as_ref(), id)?;
+        inner.check_isbn(new.isbn13.as_ref(), id)?;
         let previous = inner.books.remove(&id);
         let created = previous.is_none();
         let mut book = build(id, new, None);
@@ -157,7 +157,7 @@ impl Library {
     /// PATCH: only the fields present change.
     pub fn patch(&self, id: u64, patch: BookPatch) -> Result<Book, StoreError> {
         let mut inner = self.write();
-        inner.check_isbn(patch.isbn.as_ref(), id)?;
+        inner.check_isbn(patch.isbn13.as_ref(), id)?;
         let (book, _) = inner.books.get_mut(&id).ok_or(StoreError::NotFound(id))?;
         if let Some(title) = patch.title {
             book.title = title;
@@ -168,7 +168,7 @@ impl Library {
         if let Some(year) = patch.year {
             book.year = year;
         }
-        if let Some(isbn) = patch.isbn {
+        if let Some(isbn) = patch.isbn13 {
             book.isbn = Some(isbn);
         }
         if let Some(tags) = patch.tags {

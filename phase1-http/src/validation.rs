@@ -40,12 +40,15 @@ pub struct NewBook {
     #[validate(range(min = 1450, max = 2100))]
     pub year: i32,
     /// Thirteen digits starting 978 or 979 (`regex`), whose check digit is right (`custom`).
-    #[serde(rename = "isbn13", default)]
+    ///
+    /// Named as on the wire, not renamed with serde: `validator` reports a failing field by its
+    /// Rust name, and a 422 must name the field the client sent.
+    #[serde(default)]
     #[validate(
         regex(path = *ISBN13, message = "must be 13 digits starting with 978 or 979"),
         custom(function = "isbn13_check_digit")
     )]
-    pub isbn: Option<String>,
+    pub isbn13: Option<String>,
     #[serde(default)]
     #[validate(length(max = 10), custom(function = "tags_are_slugs"))]
     pub tags: Vec<String>,
@@ -77,12 +80,11 @@ pub struct BookPatch {
     pub author: Option<String>,
     #[validate(range(min = 1450, max = 2100))]
     pub year: Option<i32>,
-    #[serde(rename = "isbn13")]
     #[validate(
         regex(path = *ISBN13, message = "must be 13 digits starting with 978 or 979"),
         custom(function = "isbn13_check_digit")
     )]
-    pub isbn: Option<String>,
+    pub isbn13: Option<String>,
     #[validate(length(max = 10), custom(function = "tags_are_slugs"))]
     pub tags: Option<Vec<String>>,
 }
@@ -95,7 +97,7 @@ fn isbn13_check_digit(isbn: &str) -> Result<(), ValidationError> {
         .zip([1, 3].iter().cycle())
         .map(|(digit, weight)| digit * weight)
         .sum();
-    if digits.len() == 13 && sum % 10 == 0 {
+    if digits.len() == 13 && sum.is_multiple_of(10) {
         Ok(())
     } else {
         Err(ValidationError::new("isbn13")

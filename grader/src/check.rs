@@ -1,0 +1,246 @@
+//! What a check is, what it runs against, and the assertions checks share.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail, ensure};
+use common::Problem;
+use reqwest::Response;
+use reqwest::header::CONTENT_TYPE;
+use serde::Serialize;
+use url::Url;
+
+/// How long one check may take before it fails.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What a check talks to.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The phase's HTTP API, such as `http://127.0.0.1:8001`.
+    pub base_url: Url,
+    /// Phase 1's hand-written server (`phase1-http -- raw`), when there is one to grade.
+    pub raw_url: Option<Url>,
+    /// A client that does not follow redirects, so that checks see each response as sent.
+    pub client: reqwest::Client,
+}
+
+impl Target {
+    pub fn new(base_url: Url) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .user_agent("api-roadmap-grader")
+            .build()?;
+        Ok(Self {
+            base_url,
+            raw_url: None,
+            client,
+        })
+    }
+
+    pub fn with_raw_url(mut self, raw_url: Url) -> Self {
+        self.raw_url = Some(raw_url);
+        self
+    }
+
+    /// The absolute URL of `path` on the API.
+    pub fn url(&self, path: &str) -> anyhow::Result<Url> {
+        self.base_url
+            .join(path)
+            .with_context(|| format!("cannot join {path} to {}", self.base_url))
+    }
+
+    pub fn get(&self, path: &str) -> anyhow::Result<reqwest::RequestBuilder> {
+        Ok(self.client.get(self.url(path)?))
+    }
+
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> anyhow::Result<reqwest::RequestBuilder> {
+        Ok(self.client.request(method, self.url(path)?))
+    }
+}
+
+/// The future a check's body returns.
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>>;
+
+/// One graded behaviour of one topic.
+#[derive(Clone, Copy)]
+pub struct Check {
+    /// The topic ID from `TOPICS.md`, such as `1.2`.
+    pub topic: &'static str,
+    /// What the check verifies, in a few words.
+    pub name: &'static str,
+    pub body: for<'a> fn(&'a Target) -> CheckFuture<'a>,
+}
+
+impl std::fmt::Debug for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Check({} {})", self.topic, self.name)
+    }
+}
+
+/// Builds a `Vec<Check>` from `"topic", "name" => async_fn` lines.
+#[macro_export]
+macro_rules! checks {
+    ($($topic:literal, $name:literal => $body:path),* $(,)?) => {
+        vec![$($crate::Check { topic: $topic, name: $name, body: |target| Box::pin($body(target)) }),*]
+    };
+}
+
+/// A check that cannot run against this target says so with this error; it is reported as skipped.
+#[derive(Debug)]
+pub struct Skip(pub String);
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Skip {}
+
+/// Pass, fail or skip, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", content = "reason", rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail(String),
+    Skip(String),
+}
+
+/// The result of one check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub phase: &'static str,
+    pub topic: &'static str,
+    pub check: &'static str,
+    #[serde(flatten)]
+    pub status: Status,
+    pub millis: u128,
+}
+
+impl Check {
+    /// Runs the check with a time limit.
+    pub async fn run(&self, phase: &'static str, target: &Target) -> Outcome {
+        let started = Instant::now();
+        let status = match tokio::time::timeout(CHECK_TIMEOUT, (self.body)(target)).await {
+            Ok(Ok(())) => Status::Pass,
+            Ok(Err(err)) => match err.downcast_ref::<Skip>() {
+                Some(skip) => Status::Skip(skip.0.clone()),
+                None => Status::Fail(format!("{err:#}")),
+            },
+            Err(_) => Status::Fail(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())),
+        };
+        Outcome {
+            phase,
+            topic: self.topic,
+            check: self.name,
+            status,
+            millis: started.elapsed().as_millis(),
+        }
+    }
+}
+
+/// Fails unless `response` has `status`.
+pub fn expect_status(response: &Response, status: u16, what: &str) -> anyhow::Result<()> {
+    ensure!(
+        response.status().as_u16() == status,
+        "{what}: expected {status}, got {}",
+        response.status()
+    );
+    Ok(())
+}
+
+/// The value of header `name`, or a failure saying it is missing.
+pub fn header<'r>(response: &'r Response, name: &str, what: &str) -> anyhow::Result<&'r str> {
+    response
+        .headers()
+        .get(name)
+        .with_context(|| format!("{what}: no {name} header"))?
+        .to_str()
+        .with_context(|| format!("{what}: {name} is not text"))
+}
+
+/// Fails unless `response` is an `application/problem+json` body with `status`; returns the problem.
+pub async fn expect_problem(
+    response: Response,
+    status: u16,
+    what: &str,
+) -> anyhow::Result<Problem> {
+    expect_status(&response, status, what)?;
+    let content_type = header(&response, CONTENT_TYPE.as_str(), what)?.to_owned();
+    ensure!(
+        content_type.starts_with(common::problem::CONTENT_TYPE),
+        "{what}: expected Content-Type application/problem+json, got {content_type}"
+    );
+    let text = response.text().await?;
+    let problem: Problem = serde_json::from_str(&text)
+        .with_context(|| format!("{what}: the body is not a problem document: {text}"))?;
+    ensure!(
+        problem.status == status,
+        "{what}: the problem says status {}, the response {status}",
+        problem.status
+    );
+    Ok(problem)
+}
+
+/// Fails unless the problem names `field`, or a field inside it (`field.x`, `field[0]`), among its
+/// `errors`.
+pub fn expect_field_error(problem: &Problem, field: &str, what: &str) -> anyhow::Result<()> {
+    let names = |error: &common::FieldError| {
+        error.field == field
+            || error
+                .field
+                .strip_prefix(field)
+                .is_some_and(|rest| rest.starts_with(['.', '[']))
+    };
+    if problem.errors.iter().any(names) {
+        return Ok(());
+    }
+    let named: Vec<&str> = problem.errors.iter().map(|e| e.field.as_str()).collect();
+    bail!("{what}: expected an error for `{field}`, the problem names {named:?}")
+}
+
+/// The JSON body of a response with `status`.
+pub async fn expect_json(
+    response: Response,
+    status: u16,
+    what: &str,
+) -> anyhow::Result<serde_json::Value> {
+    expect_status(&response, status, what)?;
+    let text = response.text().await?;
+    serde_json::from_str(&text).with_context(|| format!("{what}: the body is not JSON: {text}"))
+}
+
+/// A number no other call in this process has had, and unlikely to repeat across runs: checks use
+/// it to make their data unique, so they can run against a server that already has data.
+pub fn unique() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    let _ = NEXT.compare_exchange(
+        0,
+        seed % 1_000_000_000,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A valid ISBN-13 that no other check has used.
+pub fn unique_isbn() -> String {
+    let body = format!("978{:09}", unique() % 1_000_000_000);
+    let sum: u32 = body
+        .chars()
+        .filter_map(|c| c.to_digit(10))
+        .zip([1, 3].into_iter().cycle())
+        .map(|(digit, weight)| digit * weight)
+        .sum();
+    format!("{body}{}", (10 - sum % 10) % 10)
+}
