@@ -238,3 +238,42 @@ mod validation {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::to_bytes;
+
+    use super::*;
+
+    #[actix_web::test]
+    async fn an_error_renders_as_a_problem_with_its_headers() {
+        let response = ApiError::too_many_requests(7).error_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "7");
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE).unwrap(),
+            CONTENT_TYPE
+        );
+        let body = to_bytes(response.into_body()).await.unwrap();
+        let problem: Problem = serde_json::from_slice(&body).unwrap();
+        assert_eq!(problem.title, "Too Many Requests");
+        assert_eq!(problem.type_uri, "about:blank");
+    }
+
+    #[test]
+    fn a_server_error_keeps_its_cause_for_the_log_only() {
+        let error = ApiError::internal(anyhow::anyhow!("disk on fire"));
+        assert!(error.problem().detail.is_none());
+        assert!(error.to_string().contains("disk on fire"));
+        assert!(error.cause().is_some());
+    }
+
+    #[test]
+    fn unauthorized_always_carries_a_challenge() {
+        let response = ApiError::unauthorized("Bearer", "no token").error_response();
+        assert_eq!(
+            response.headers().get(header::WWW_AUTHENTICATE).unwrap(),
+            "Bearer"
+        );
+    }
+}

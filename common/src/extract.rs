@@ -247,3 +247,110 @@ mod validated {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Params {
+        page: u32,
+        tag: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Outer {
+        inner: Params,
+    }
+
+    fn first_field(err: &ApiError) -> String {
+        err.problem().errors[0].field.clone()
+    }
+
+    #[actix_web::test]
+    async fn a_query_of_the_wrong_type_names_the_parameter() {
+        let (req, mut payload) = TestRequest::get().uri("/?page=two").to_http_parts();
+        let err = Query::<Params>::from_request(&req, &mut payload)
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(first_field(&err), "page");
+
+        let (req, mut payload) = TestRequest::get().uri("/?page=2&tag=x").to_http_parts();
+        let Query(params) = Query::<Params>::from_request(&req, &mut payload)
+            .await
+            .unwrap();
+        assert_eq!((params.page, params.tag.as_deref()), (2, Some("x")));
+    }
+
+    async fn json<T: DeserializeOwned + 'static>(
+        content_type: &str,
+        body: &'static str,
+    ) -> Result<Json<T>, ApiError> {
+        let (req, mut payload) = TestRequest::post()
+            .insert_header(("content-type", content_type))
+            .set_payload(body)
+            .to_http_parts();
+        Json::<T>::from_request(&req, &mut payload)
+            .await
+            .map_err(|err| match err.as_error::<ApiError>() {
+                Some(api) => {
+                    ApiError::new(api.status(), api.to_string()).with_errors(api.problem().errors)
+                }
+                None => panic!("not an ApiError: {err}"),
+            })
+    }
+
+    #[actix_web::test]
+    async fn json_errors_separate_syntax_shape_and_media_type() {
+        let nested = json::<Outer>("application/json", r#"{"inner": {"page": "x"}}"#)
+            .await
+            .unwrap_err();
+        assert_eq!(nested.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(first_field(&nested), "inner.page");
+
+        let unknown = json::<Params>("application/json", r#"{"page": 1, "nope": 2}"#)
+            .await
+            .unwrap_err();
+        assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+        let broken = json::<Params>("application/json", r#"{"page": "#)
+            .await
+            .unwrap_err();
+        assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
+
+        let wrong_type = json::<Params>("text/plain", r#"{"page": 1}"#)
+            .await
+            .unwrap_err();
+        assert_eq!(wrong_type.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+        let Json(ok) = json::<Params>("application/merge-patch+json", r#"{"page": 3}"#)
+            .await
+            .unwrap();
+        assert_eq!(ok.page, 3);
+    }
+
+    #[actix_web::test]
+    async fn a_path_of_the_wrong_type_names_the_segment() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Id {
+            id: u64,
+        }
+        let req = TestRequest::get()
+            .uri("/books/abc")
+            .param("id", "abc")
+            .to_http_request();
+        let err = Path::<Id>::from_request(&req, &mut Payload::None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(first_field(&err), "id");
+    }
+}

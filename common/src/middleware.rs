@@ -112,7 +112,9 @@ fn problem_for(err: &Error, status: StatusCode) -> Problem {
 }
 
 /// actix answers a wrong `Content-Type` with 400 and a body that fails to deserialize with 400; the
-/// precise codes are 415 and, when the JSON is well-formed but of the wrong shape, 422.
+/// precise codes are 415 and, when the JSON is well-formed but of the wrong shape, 422. (actix's own
+/// `web::Path` answers a segment of the wrong type with 404; `common::extract::Path` says 400 and
+/// names the parameter.)
 fn corrected_status(err: &Error) -> Option<StatusCode> {
     if let Some(json) = err.as_error::<JsonPayloadError>() {
         return Some(match json {
@@ -137,4 +139,95 @@ fn corrected_status(err: &Error) -> Option<StatusCode> {
         return Some(StatusCode::PAYLOAD_TOO_LARGE);
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::middleware::from_fn;
+    use actix_web::{App, HttpResponse, test, web};
+    use serde_json::Value;
+
+    use super::*;
+
+    async fn call(req: test::TestRequest) -> (StatusCode, Option<String>, Value) {
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(problem_details))
+                .route(
+                    "/json",
+                    web::post().to(|_: web::Json<Value>| async { "ok" }),
+                )
+                .route(
+                    "/number/{n}",
+                    web::get().to(|_: web::Path<u32>| async { "ok" }),
+                )
+                .route(
+                    "/teapot",
+                    web::get().to(|| async { HttpResponse::ImATeapot().body("plain text") }),
+                )
+                .route(
+                    "/fails",
+                    web::get().to(|| async {
+                        Err::<HttpResponse, _>(ApiError::internal(anyhow::anyhow!("secret cause")))
+                    }),
+                )
+                .service(web::resource("/only-get").route(web::get().to(|| async { "ok" }))),
+        )
+        .await;
+        let response = test::call_service(&app, req.to_request()).await;
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = test::read_body(response).await;
+        (
+            status,
+            content_type,
+            serde_json::from_slice(&body).unwrap_or(Value::Null),
+        )
+    }
+
+    #[actix_web::test]
+    async fn actix_errors_become_problems_with_precise_statuses() {
+        let cases = [
+            (
+                test::TestRequest::post()
+                    .uri("/json")
+                    .insert_header(("content-type", "text/plain")),
+                415,
+            ),
+            (
+                test::TestRequest::post()
+                    .uri("/json")
+                    .insert_header(("content-type", "application/json"))
+                    .set_payload("{"),
+                400,
+            ),
+            (test::TestRequest::get().uri("/number/abc"), 404),
+            (test::TestRequest::get().uri("/nowhere"), 404),
+            (test::TestRequest::post().uri("/only-get"), 405),
+            (test::TestRequest::get().uri("/teapot"), 418),
+        ];
+        for (req, expected) in cases {
+            let (status, content_type, body) = call(req).await;
+            assert_eq!(status.as_u16(), expected, "{body}");
+            assert_eq!(content_type.as_deref(), Some(CONTENT_TYPE));
+            assert_eq!(body["status"], expected);
+            assert!(
+                body["instance"]
+                    .as_str()
+                    .is_some_and(|i| i.starts_with('/')),
+                "{body}"
+            );
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_server_error_shows_no_cause() {
+        let (status, _, body) = call(test::TestRequest::get().uri("/fails")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!body.to_string().contains("secret"), "{body}");
+        assert_eq!(body["title"], "Internal Server Error");
+    }
 }
