@@ -6,6 +6,7 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
@@ -42,5 +43,17 @@ impl ServerArgs {
                 format!("cannot listen on {address}: {err} (try --port 0 for any free port)"),
             )
         })
+    }
+}
+
+/// The end of a binary's `main`: an error is printed as one line with its causes (no backtrace,
+/// which is for bugs, not for "the port is taken") and the exit status is 1.
+pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
     }
 }

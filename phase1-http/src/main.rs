@@ -1,9 +1,10 @@
 //! `cargo run -p phase1-http`: the phase-1 server, the hand-written server, or the raw client.
 
 use std::io::Write;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use common::config::ServerArgs;
+use common::config::{ServerArgs, exit_code};
 use common::server::Tour;
 
 #[derive(Debug, Parser)]
@@ -61,8 +62,11 @@ const TRY_IT: &[&str] = &[
 ];
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+async fn main() -> ExitCode {
+    exit_code(run(Cli::parse()).await)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     common::telemetry::init(cli.server.log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
