@@ -1,5 +1,9 @@
-//! One middleware that makes every error a problem, whoever produced it.
+//! The middleware every phase runs: one log line a request, and problem+json for every error.
 //!
+//! [`access_log`] writes a line when a request ends: method, path, status and latency, inside the
+//! request's tracing span (so JSON logs also carry its request id and route).
+//!
+//! [`problem_details`] makes every error a problem, whoever produced it.
 //! Handlers return [`ApiError`], but many errors are born elsewhere: actix's own extractors (bad
 //! JSON, a body over the limit, a wrong content type), its router (no route: 404, no method: 405),
 //! other middleware. Their default bodies are plain text. Flask solves this with
@@ -7,6 +11,8 @@
 //! `from_fn` middleware sees every response on its way out and re-renders any 4xx/5xx that is not
 //! already a problem. It also fills in `instance` (the request path), which an error value on its own
 //! does not know, and logs the cause of every 5xx, which the client never sees.
+
+use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -18,6 +24,25 @@ use actix_web::{Error, HttpResponse};
 
 use crate::error::ApiError;
 use crate::problem::{CONTENT_TYPE, Problem};
+
+/// Logs one line a request, at `info` (`warn` for a 5xx, which the cause's own line explains).
+pub async fn access_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let response = next.call(req).await?;
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if response.status().is_server_error() {
+        tracing::warn!(%method, %path, status, latency_ms, "request");
+    } else {
+        tracing::info!(%method, %path, status, latency_ms, "request");
+    }
+    Ok(response)
+}
 
 /// Renders every error response as `application/problem+json`. Mount it with
 /// `App::new().wrap(actix_web::middleware::from_fn(problem_details))`; [`crate::server::serve`] does.

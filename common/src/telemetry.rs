@@ -4,6 +4,8 @@
 //! is a span, so every line logged while serving it carries its request id, route and status). The
 //! level comes from `RUST_LOG` (for example `RUST_LOG=debug`), `info` by default.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -11,7 +13,11 @@ use crate::config::LogFormat;
 /// Installs the global subscriber. Call it once, at the top of `main`; later calls change nothing.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Logs go to stderr, so that stdout carries only what a program prints for its user (the tour).
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     // `try_init` fails only when a subscriber is already set, as in tests that start several servers.
     let _ = match format {
         LogFormat::Pretty => builder.try_init(),
@@ -19,6 +25,7 @@ pub fn init(format: LogFormat) {
             .json()
             .flatten_event(true)
             .with_current_span(true)
+            .with_span_list(false)
             .try_init(),
     };
 }

@@ -78,7 +78,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 try_it: TRY_IT,
             };
             println!("{tour}");
-            phase1_http::serve(listener)?.await?;
+            common::server::run_until_stopped(phase1_http::serve(listener)?).await?;
         }
         Command::Raw => {
             let listener = cli.server.bind(phase1_http::RAW_DEFAULT_PORT)?;
@@ -94,7 +94,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             tokio::select! {
                 served = phase1_http::raw_http::serve(listener) => served?,
-                _ = tokio::signal::ctrl_c() => println!("stopped"),
+                () = common::server::shutdown_signal() => println!("stopped"),
             }
         }
         Command::Inspect { url } => {

@@ -373,7 +373,8 @@ pub async fn inspect(url: &str) -> anyhow::Result<Exchange> {
         "GET {target} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: phase1-http-inspect\r\nAccept: */*\r\nConnection: close\r\n\r\n"
     );
     let exchange = async {
-        let mut stream = TcpStream::connect((host, port)).await?;
+        // `host` keeps the brackets of an IPv6 address, which `host:port` needs.
+        let mut stream = TcpStream::connect(format!("{host}:{port}")).await?;
         stream.write_all(request.as_bytes()).await?;
         let mut response = Vec::new();
         stream.take(MAX_INSPECT).read_to_end(&mut response).await?;
