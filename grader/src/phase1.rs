@@ -51,6 +51,12 @@ pub fn checks() -> Vec<Check> {
     ]
 }
 
+/// GETs `path` and expects a problem with `status`.
+async fn get_problem(target: &Target, path: &str, status: u16) -> anyhow::Result<common::Problem> {
+    let response = target.get(path)?.send().await?;
+    expect_problem(response, status, &format!("GET {path}")).await
+}
+
 /// A valid new book with a unique title and ISBN.
 fn new_book() -> Value {
     let n = unique();
@@ -726,26 +732,11 @@ async fn raw_malformed_request(target: &Target) -> anyhow::Result<()> {
 // ---- 1.6 types at the edge ----
 
 async fn wrong_types_name_the_parameter(target: &Target) -> anyhow::Result<()> {
-    let path = expect_problem(
-        target.get("/books/abc")?.send().await?,
-        400,
-        "GET /books/abc",
-    )
-    .await?;
+    let path = get_problem(target, "/books/abc", 400).await?;
     expect_field_error(&path, "id", "GET /books/abc")?;
-    let query = expect_problem(
-        target.get("/books?limit=ten")?.send().await?,
-        400,
-        "GET /books?limit=ten",
-    )
-    .await?;
+    let query = get_problem(target, "/books?limit=ten", 400).await?;
     expect_field_error(&query, "limit", "GET /books?limit=ten")?;
-    let rule = expect_problem(
-        target.get("/books?limit=1000")?.send().await?,
-        422,
-        "GET /books?limit=1000",
-    )
-    .await?;
+    let rule = get_problem(target, "/books?limit=1000", 422).await?;
     expect_field_error(&rule, "limit", "GET /books?limit=1000")?;
     Ok(())
 }

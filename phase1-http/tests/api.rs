@@ -24,6 +24,16 @@ impl Api {
             .request(method, format!("{}{path}", self.server.base_url()))
     }
 
+    /// POSTs `body` to /books as `content_type`.
+    async fn post(&self, content_type: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.request(Method::POST, "/books")
+            .header(CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("POST /books")
+    }
+
     async fn create(&self, book: Value) -> Value {
         let response = self
             .request(Method::POST, "/books")
@@ -211,33 +221,20 @@ async fn a_single_book_is_json_only() {
 async fn form_and_multipart_type_errors_name_the_field() {
     let api = Api::start();
     let form = api
-        .request(Method::POST, "/books")
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body("title=T&author=A&year=soon")
-        .send()
-        .await
-        .unwrap();
+        .post(
+            "application/x-www-form-urlencoded",
+            "title=T&author=A&year=soon",
+        )
+        .await;
     assert_eq!(problem(form, 422).await.errors[0].field, "year");
 
     let (content_type, body) =
         multipart(&[("title", "T"), ("author", "A"), ("year", "soon")], None);
-    let upload = api
-        .request(Method::POST, "/books")
-        .header(CONTENT_TYPE, content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let upload = api.post(&content_type, body).await;
     assert_eq!(problem(upload, 422).await.errors[0].field, "year");
 
     let (content_type, body) = multipart(&[("author", "A"), ("year", "2000")], None);
-    let missing = api
-        .request(Method::POST, "/books")
-        .header(CONTENT_TYPE, content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let missing = api.post(&content_type, body).await;
     problem_status(missing, 400).await;
 }
 
@@ -247,34 +244,16 @@ async fn a_cover_must_be_a_small_image() {
     let fields = [("title", "T"), ("author", "A"), ("year", "2000")];
     let (content_type, body) =
         multipart(&fields, Some(("text/html", b"<script>alert(1)</script>")));
-    let html = api
-        .request(Method::POST, "/books")
-        .header(CONTENT_TYPE, content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let html = api.post(&content_type, body).await;
     assert_eq!(problem(html, 422).await.errors[0].field, "cover");
 
     let big = vec![0u8; 1024 * 1024 + 1];
     let (content_type, body) = multipart(&fields, Some(("image/png", &big)));
-    let oversize = api
-        .request(Method::POST, "/books")
-        .header(CONTENT_TYPE, content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let oversize = api.post(&content_type, body).await;
     problem_status(oversize, 413).await;
 
     let (content_type, body) = multipart(&fields, Some(("image/png", b"png")));
-    let ok = api
-        .request(Method::POST, "/books")
-        .header(CONTENT_TYPE, content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let ok = api.post(&content_type, body).await;
     let book: Value = ok.json().await.unwrap();
     let cover = api
         .request(Method::GET, &format!("/books/{}/cover", book["id"]))
