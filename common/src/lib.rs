@@ -8,6 +8,8 @@
 //! - [`testing`]: start any phase on `127.0.0.1:0` for a test or the grader.
 
 pub mod config;
+#[cfg(feature = "db")]
+pub mod db;
 pub mod error;
 pub mod extract;
 pub mod middleware;

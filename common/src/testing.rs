@@ -43,3 +43,37 @@ impl Drop for TestServer {
         drop(self.handle.stop(false));
     }
 }
+
+/// The URL of a real service for a test, from the environment variable `var`.
+///
+/// Unset, the test should skip the real service (and run its in-process stand-in); but with
+/// `REQUIRE_SERVICES=1`, as CI sets it, an unset URL is a failure, so that CI cannot pass by
+/// skipping what it was meant to test.
+pub fn service_url(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            assert!(
+                !services_required(),
+                "{var} is not set, and REQUIRE_SERVICES=1 says the tests must use the real service"
+            );
+            None
+        }
+    }
+}
+
+/// Whether `REQUIRE_SERVICES=1` is set.
+pub fn services_required() -> bool {
+    std::env::var("REQUIRE_SERVICES").is_ok_and(|value| value == "1")
+}
+
+/// A name no other test in this process, nor a concurrent test process, has.
+pub fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}

@@ -1,0 +1,296 @@
+//! The shared database layer: diesel over SQLite or PostgreSQL, chosen at run time.
+//!
+//! SQLAlchemy picks its dialect from the URL (`sqlite:///...`, `postgresql://...`). diesel checks
+//! queries at compile time against one backend, so serving both needs a connection that can be
+//! either: `#[derive(diesel::MultiConnection)]` generates [`AnyConnection`], an enum over
+//! `SqliteConnection` and `PgConnection` that runs the same query on whichever it holds. `DATABASE_URL`
+//! decides: a `postgres://` URL uses PostgreSQL, anything else (or nothing) a SQLite file.
+//!
+//! diesel is synchronous: a query blocks its thread. Handlers therefore run database work on actix's
+//! blocking pool with `web::block` (phase 2, topic 2.3); phase 3 compares this with diesel-async.
+//!
+//! The schema is never changed by hand: [`Database::connect`] runs the embedded migrations (one
+//! directory per backend, since their SQL differs) before the first query.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub mod models;
+pub mod schema;
+pub mod testing;
+
+/// A connection to SQLite or PostgreSQL; every diesel query runs on either.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+impl std::fmt::Debug for AnyConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AnyConnection::Postgresql(_) => "AnyConnection::Postgresql",
+            AnyConnection::Sqlite(_) => "AnyConnection::Sqlite",
+        })
+    }
+}
+
+/// A pool of connections, shared by all requests.
+pub type DbPool = Pool<ConnectionManager<AnyConnection>>;
+/// A connection checked out of the pool; it goes back when dropped.
+pub type DbConnection = PooledConnection<ConnectionManager<AnyConnection>>;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Which backend a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// The pool and what it connects to.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub pool: DbPool,
+    pub backend: Backend,
+    /// The URL, without its password: safe to print.
+    pub display_url: String,
+}
+
+/// Runs on every new connection: SQLite needs foreign keys switched on (they are off by default),
+/// and a busy timeout so that concurrent writers wait instead of failing.
+#[derive(Debug)]
+struct SqliteSetup;
+
+impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqliteSetup {
+    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
+        if let AnyConnection::Sqlite(sqlite) = conn {
+            sqlite
+                .batch_execute(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;",
+                )
+                .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+impl Database {
+    /// Connects to `url` (a `postgres://` URL, or a SQLite file path), then migrates to the latest
+    /// schema.
+    pub fn connect(url: &str) -> anyhow::Result<Self> {
+        let backend = Backend::of(url);
+        let display_url = redact(url);
+        let pool = Pool::builder()
+            .max_size(match backend {
+                Backend::Postgres => 10,
+                // SQLite has one writer at a time; a few connections serve concurrent readers.
+                Backend::Sqlite => 4,
+            })
+            .connection_timeout(Duration::from_secs(10))
+            .connection_customizer(Box::new(SqliteSetup))
+            .build(ConnectionManager::new(url))
+            .with_context(|| format!("cannot connect to {display_url}"))?;
+        let database = Self {
+            pool,
+            backend,
+            display_url,
+        };
+        database.migrate()?;
+        Ok(database)
+    }
+
+    /// Runs every migration not yet applied.
+    pub fn migrate(&self) -> anyhow::Result<()> {
+        let mut conn = self.pool.get()?;
+        let applied = match &mut *conn {
+            AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+            AnyConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+        }
+        .map_err(|err| anyhow::anyhow!("migrating {}: {err}", self.display_url))?;
+        for version in applied {
+            tracing::info!(%version, "applied migration");
+        }
+        Ok(())
+    }
+
+    /// A connection from the pool. Blocks: call it inside `web::block`.
+    pub fn conn(&self) -> anyhow::Result<DbConnection> {
+        Ok(self.pool.get()?)
+    }
+}
+
+/// `postgres://user:secret@host/db` becomes `postgres://user:***@host/db`.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Runs `body` with `conn` bound to the concrete connection inside an [`AnyConnection`].
+///
+/// `MultiConnection` runs what both backends understand the same way; `INSERT ... RETURNING` is not
+/// among it (diesel builds it per backend). This macro compiles `body` once for each backend, so the
+/// code is still written once:
+///
+/// ```ignore
+/// let author: Author = with_backend!(&mut *conn, |c| {
+///     diesel::insert_into(authors::table).values(&new).returning(Author::as_returning()).get_result(c)
+/// })?;
+/// ```
+#[macro_export]
+macro_rules! with_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::AnyConnection::Sqlite($c) => $body,
+            $crate::db::AnyConnection::Postgresql($c) => $body,
+        }
+    };
+}
+
+/// Counts the queries run on a connection: diesel calls it at the start of each one.
+///
+/// Install it with `conn.set_instrumentation(counter.clone())` for a piece of work, then read
+/// [`QueryCounter::count`]: that is how `X-Query-Count` shows N+1 against eager loading.
+#[derive(Debug, Clone, Default)]
+pub struct QueryCounter(Arc<AtomicUsize>);
+
+impl QueryCounter {
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Instrumentation for QueryCounter {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Runs `work` on `conn` and returns its result with the number of queries it ran.
+pub fn count_queries<T>(
+    conn: &mut AnyConnection,
+    work: impl FnOnce(&mut AnyConnection) -> T,
+) -> (T, usize) {
+    let counter = QueryCounter::default();
+    conn.set_instrumentation(counter.clone());
+    let result = work(conn);
+    // The connection goes back to the pool: leave it as diesel sets up new ones.
+    conn.set_instrumentation(diesel::connection::get_default_instrumentation());
+    (result, counter.count())
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::prelude::*;
+
+    use super::models::*;
+    use super::schema::*;
+    use super::testing::TestDatabase;
+    use super::*;
+
+    #[test]
+    fn the_same_queries_run_on_every_backend() {
+        for db in TestDatabase::all() {
+            let mut conn = db.database.conn().unwrap();
+            let author: Author = crate::with_backend!(&mut *conn, |c| {
+                diesel::insert_into(authors::table)
+                    .values(NewAuthor {
+                        name: "Le Guin",
+                        bio: None,
+                    })
+                    .returning(Author::as_returning())
+                    .get_result(c)
+            })
+            .unwrap();
+            let book: Book = crate::with_backend!(&mut *conn, |c| {
+                diesel::insert_into(books::table)
+                    .values(NewBook {
+                        author_id: author.id,
+                        title: "Earthsea",
+                        year: 1968,
+                    })
+                    .returning(Book::as_returning())
+                    .get_result(c)
+            })
+            .unwrap();
+            let tag: Tag = crate::with_backend!(&mut *conn, |c| {
+                diesel::insert_into(tags::table)
+                    .values(NewTag { name: "fantasy" })
+                    .returning(Tag::as_returning())
+                    .get_result(c)
+            })
+            .unwrap();
+            diesel::insert_into(book_tags::table)
+                .values(BookTag {
+                    book_id: book.id,
+                    tag_id: tag.id,
+                })
+                .execute(&mut conn)
+                .unwrap();
+
+            let mut ordered = books::table.select(Book::as_select()).into_boxed();
+            ordered = ordered.order(books::title.desc());
+            assert_eq!(ordered.load(&mut conn).unwrap(), [book.clone()]);
+            let count: i64 = books::table.count().get_result(&mut conn).unwrap();
+            assert_eq!(count, 1);
+
+            let (by_author, queries) = count_queries(&mut conn, |conn| {
+                let authors = authors::table
+                    .select(Author::as_select())
+                    .load(conn)
+                    .unwrap();
+                let books = Book::belonging_to(&authors)
+                    .select(Book::as_select())
+                    .load(conn)
+                    .unwrap();
+                books.grouped_by(&authors)
+            });
+            assert_eq!(by_author, [vec![book.clone()]]);
+            assert_eq!(queries, 2);
+
+            let names: Vec<String> = book_tags::table
+                .inner_join(tags::table)
+                .filter(book_tags::book_id.eq(book.id))
+                .select(tags::name)
+                .load(&mut conn)
+                .unwrap();
+            assert_eq!(names, ["fantasy"]);
+
+            // Foreign keys hold on SQLite too (they are off unless switched on).
+            let orphan = diesel::insert_into(books::table)
+                .values(NewBook {
+                    author_id: 999,
+                    title: "x",
+                    year: 1,
+                })
+                .execute(&mut conn);
+            assert!(orphan.is_err(), "{:?}", db.database.backend);
+        }
+    }
+}

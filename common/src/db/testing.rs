@@ -1,0 +1,89 @@
+//! A database of its own for each test: a SQLite file, or a fresh PostgreSQL database when
+//! `DATABASE_URL` names a PostgreSQL server. Both are migrated, and removed when dropped.
+
+use std::path::PathBuf;
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+
+use super::{Backend, Database};
+use crate::testing::{service_url, unique_name};
+
+/// A migrated, empty database that disappears when dropped.
+#[derive(Debug)]
+pub struct TestDatabase {
+    pub database: Database,
+    cleanup: Cleanup,
+}
+
+#[derive(Debug)]
+enum Cleanup {
+    SqliteFile(PathBuf),
+    PostgresDatabase { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    /// A SQLite database in a temporary file.
+    pub fn sqlite() -> Self {
+        let path = std::env::temp_dir().join(format!("{}.sqlite3", unique_name("roadmap")));
+        let url = path.to_string_lossy().into_owned();
+        Self {
+            database: Database::connect(&url).expect("create a SQLite test database"),
+            cleanup: Cleanup::SqliteFile(path),
+        }
+    }
+
+    /// A fresh database on the PostgreSQL server `DATABASE_URL` names, or `None` when it names none
+    /// (a failure instead, with `REQUIRE_SERVICES=1`).
+    pub fn postgres() -> Option<Self> {
+        let admin_url = service_url("DATABASE_URL")?;
+        if Backend::of(&admin_url) != Backend::Postgres {
+            assert!(
+                !crate::testing::services_required(),
+                "DATABASE_URL must be a postgres:// URL when REQUIRE_SERVICES=1"
+            );
+            return None;
+        }
+        let name = unique_name("roadmap_test");
+        let mut admin = PgConnection::establish(&admin_url)
+            .unwrap_or_else(|err| panic!("cannot reach PostgreSQL at DATABASE_URL: {err}"));
+        diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut admin)
+            .expect("create a test database");
+        let mut url = url::Url::parse(&admin_url).expect("DATABASE_URL is a URL");
+        url.set_path(&name);
+        Some(Self {
+            database: Database::connect(url.as_str()).expect("connect to the test database"),
+            cleanup: Cleanup::PostgresDatabase { admin_url, name },
+        })
+    }
+
+    /// SQLite always, and PostgreSQL too when `DATABASE_URL` is set: run a test on each.
+    pub fn all() -> Vec<Self> {
+        std::iter::once(Self::sqlite())
+            .chain(Self::postgres())
+            .collect()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::SqliteFile(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut file = path.clone().into_os_string();
+                    file.push(suffix);
+                    let _ = std::fs::remove_file(file);
+                }
+            }
+            Cleanup::PostgresDatabase { admin_url, name } => {
+                // FORCE closes the pool's connections, which are still open at this point.
+                if let Ok(mut admin) = PgConnection::establish(admin_url) {
+                    let _ = diesel::sql_query(format!(
+                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                    ))
+                    .execute(&mut admin);
+                }
+            }
+        }
+    }
+}
