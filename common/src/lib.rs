@@ -14,6 +14,8 @@ pub mod error;
 pub mod extract;
 pub mod middleware;
 pub mod problem;
+#[cfg(feature = "validation")]
+pub mod rules;
 pub mod server;
 pub mod telemetry;
 pub mod testing;

@@ -50,7 +50,7 @@ pub struct NewBook {
     )]
     pub isbn13: Option<String>,
     #[serde(default)]
-    #[validate(length(max = 10), custom(function = "tags_are_slugs"))]
+    #[validate(length(max = 10), custom(function = "common::rules::slugs"))]
     pub tags: Vec<String>,
     #[serde(default)]
     pub format: Option<Format>,
@@ -85,7 +85,7 @@ pub struct BookPatch {
         custom(function = "isbn13_check_digit")
     )]
     pub isbn13: Option<String>,
-    #[validate(length(max = 10), custom(function = "tags_are_slugs"))]
+    #[validate(length(max = 10), custom(function = "common::rules::slugs"))]
     pub tags: Option<Vec<String>>,
 }
 
@@ -102,25 +102,6 @@ fn isbn13_check_digit(isbn: &str) -> Result<(), ValidationError> {
     } else {
         Err(ValidationError::new("isbn13")
             .with_message(Cow::Borrowed("check digit does not match")))
-    }
-}
-
-/// A custom rule on a list: each tag is a lowercase slug.
-fn tags_are_slugs(tags: &[String]) -> Result<(), ValidationError> {
-    let is_slug = |tag: &String| {
-        !tag.is_empty()
-            && tag.len() <= 30
-            && tag
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    };
-    match tags.iter().find(|tag| !is_slug(tag)) {
-        None => Ok(()),
-        Some(bad) => Err(
-            ValidationError::new("slug").with_message(Cow::Owned(format!(
-                "`{bad}` is not a slug (1-30 of a-z, 0-9, -)"
-            ))),
-        ),
     }
 }
 

@@ -256,7 +256,10 @@ mod tests {
 
             let mut ordered = books::table.select(Book::as_select()).into_boxed();
             ordered = ordered.order(books::title.desc());
-            assert_eq!(ordered.load(&mut conn).unwrap(), [book.clone()]);
+            assert_eq!(
+                ordered.load(&mut conn).unwrap(),
+                std::slice::from_ref(&book)
+            );
             let count: i64 = books::table.count().get_result(&mut conn).unwrap();
             assert_eq!(count, 1);
 

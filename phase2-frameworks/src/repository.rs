@@ -1,0 +1,442 @@
+//! The library's storage: the [`Crud`] implementations for authors and books, on diesel.
+//!
+//! This is the "repository" of topic 2.2: handlers know only the `Crud` trait, so a test can hand the
+//! app an in-memory fake instead (see `tests/dependencies.rs`). Each method runs its queries in one
+//! transaction on a pooled connection, and loads relations eagerly (topic 2.7): a page of books costs
+//! four queries (count, books, their authors, their tags), whatever the page size.
+
+use std::collections::HashMap;
+
+use common::ApiError;
+use common::db::models::{Author, Book, BookTag, NewAuthor, NewBook, NewTag, Tag};
+use common::db::schema::{authors, book_tags, books, tags};
+use common::db::{AnyConnection, Database, MultiBackend};
+use common::with_backend;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use crate::dependencies::Pagination;
+use crate::serializers::{
+    AuthorFilter, AuthorPatch, AuthorRead, AuthorWrite, BookFilter, BookPatch, BookRead, BookWrite,
+};
+use crate::viewsets::{Crud, Ordering};
+
+/// Why storage refused.
+#[derive(Debug)]
+pub enum RepoError {
+    NotFound(String),
+    /// The input refers to something that does not exist, or clashes with what does.
+    Conflict(String),
+    Invalid(common::FieldError),
+    Internal(anyhow::Error),
+}
+
+impl From<DieselError> for RepoError {
+    fn from(err: DieselError) -> Self {
+        match err {
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                RepoError::Conflict(info.message().to_owned())
+            }
+            other => RepoError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for RepoError {
+    fn from(err: diesel::r2d2::PoolError) -> Self {
+        RepoError::Internal(err.into())
+    }
+}
+
+impl From<RepoError> for ApiError {
+    fn from(err: RepoError) -> Self {
+        match err {
+            RepoError::NotFound(what) => ApiError::not_found(what),
+            RepoError::Conflict(what) => ApiError::conflict(what),
+            RepoError::Invalid(field) => ApiError::unprocessable(vec![field]),
+            RepoError::Internal(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+diesel::define_sql_function! {
+    /// SQL's `LOWER`, the same on SQLite and PostgreSQL.
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+fn offset(page: Pagination) -> i64 {
+    i64::from(page.page - 1) * i64::from(page.page_size)
+}
+
+/// `%text%` for a case-insensitive `LIKE`, with the wildcards in `text` escaped.
+fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{}%", escaped.to_lowercase())
+}
+
+/// Authors, stored with diesel.
+#[derive(Debug, Clone)]
+pub struct DbAuthors(pub Database);
+
+type AuthorQuery<'a> = authors::BoxedQuery<'a, MultiBackend>;
+
+fn filtered_authors(filter: &AuthorFilter) -> AuthorQuery<'_> {
+    let mut query = authors::table.into_boxed();
+    if let Some(search) = &filter.search {
+        query = query.filter(
+            lower(authors::name)
+                .like(contains_pattern(search))
+                .escape('\\'),
+        );
+    }
+    query
+}
+
+impl Crud for DbAuthors {
+    type Read = AuthorRead;
+    type Write = AuthorWrite;
+    type Patch = AuthorPatch;
+    type Filter = AuthorFilter;
+
+    fn ordering_fields(&self) -> &'static [&'static str] {
+        &["id", "name"]
+    }
+
+    fn list(
+        &self,
+        filter: &AuthorFilter,
+        ordering: Option<&Ordering>,
+        page: Pagination,
+    ) -> Result<(Vec<AuthorRead>, i64), RepoError> {
+        let mut conn = self.0.pool.get()?;
+        let count = filtered_authors(filter).count().get_result(&mut conn)?;
+        let mut query = filtered_authors(filter).select(Author::as_select());
+        query = match ordering.map(|o| (o.field, o.descending)) {
+            Some(("name", false)) => query.order((authors::name.asc(), authors::id.asc())),
+            Some(("name", true)) => query.order((authors::name.desc(), authors::id.desc())),
+            Some((_, true)) => query.order(authors::id.desc()),
+            _ => query.order(authors::id.asc()),
+        };
+        let rows = query
+            .limit(i64::from(page.page_size))
+            .offset(offset(page))
+            .load(&mut conn)?;
+        Ok((rows.into_iter().map(AuthorRead::from).collect(), count))
+    }
+
+    fn retrieve(&self, id: i32) -> Result<AuthorRead, RepoError> {
+        let mut conn = self.0.pool.get()?;
+        find_author(&mut conn, id).map(AuthorRead::from)
+    }
+
+    fn create(&self, input: AuthorWrite) -> Result<AuthorRead, RepoError> {
+        let mut conn = self.0.pool.get()?;
+        let new = NewAuthor {
+            name: &input.name,
+            bio: input.bio.as_deref(),
+        };
+        let author: Author = with_backend!(&mut *conn, |c| {
+            diesel::insert_into(authors::table)
+                .values(&new)
+                .returning(Author::as_returning())
+                .get_result(c)
+        })?;
+        Ok(author.into())
+    }
+
+    fn update(&self, id: i32, input: AuthorWrite) -> Result<AuthorRead, RepoError> {
+        let mut conn = self.0.pool.get()?;
+        let changed = diesel::update(authors::table.find(id))
+            .set((authors::name.eq(&input.name), authors::bio.eq(&input.bio)))
+            .execute(&mut conn)?;
+        if changed == 0 {
+            return Err(no_author(id));
+        }
+        find_author(&mut conn, id).map(AuthorRead::from)
+    }
+
+    fn partial_update(&self, id: i32, input: AuthorPatch) -> Result<AuthorRead, RepoError> {
+        let mut conn = self.0.pool.get()?;
+        AnyConnection::transaction(&mut conn, |conn| {
+            let mut author = find_author(conn, id)?;
+            if let Some(name) = input.name {
+                author.name = name;
+            }
+            if input.bio.is_some() {
+                author.bio = input.bio;
+            }
+            diesel::update(authors::table.find(id))
+                .set((authors::name.eq(&author.name), authors::bio.eq(&author.bio)))
+                .execute(conn)?;
+            Ok(author.into())
+        })
+    }
+
+    fn destroy(&self, id: i32) -> Result<(), RepoError> {
+        let mut conn = self.0.pool.get()?;
+        match diesel::delete(authors::table.find(id)).execute(&mut conn)? {
+            0 => Err(no_author(id)),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn no_author(id: i32) -> RepoError {
+    RepoError::NotFound(format!("no author with id {id}"))
+}
+
+fn find_author(conn: &mut AnyConnection, id: i32) -> Result<Author, RepoError> {
+    authors::table
+        .find(id)
+        .select(Author::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| no_author(id))
+}
+
+/// Books, stored with diesel, read with their author and tags.
+#[derive(Debug, Clone)]
+pub struct DbBooks(pub Database);
+
+type BookQuery<'a> = books::BoxedQuery<'a, MultiBackend>;
+
+fn filtered_books(filter: &BookFilter) -> BookQuery<'_> {
+    let mut query = books::table.into_boxed();
+    if let Some(author_id) = filter.author_id {
+        query = query.filter(books::author_id.eq(author_id));
+    }
+    if let Some(year_min) = filter.year_min {
+        query = query.filter(books::year.ge(year_min));
+    }
+    if let Some(year_max) = filter.year_max {
+        query = query.filter(books::year.le(year_max));
+    }
+    if let Some(tag) = &filter.tag {
+        let tagged = book_tags::table
+            .inner_join(tags::table)
+            .filter(tags::name.eq(tag.clone()))
+            .select(book_tags::book_id);
+        query = query.filter(books::id.eq_any(tagged));
+    }
+    if let Some(search) = &filter.search {
+        query = query.filter(
+            lower(books::title)
+                .like(contains_pattern(search))
+                .escape('\\'),
+        );
+    }
+    query
+}
+
+/// Books with their authors and tags, in three queries for any number of books (`prefetch_related`).
+pub fn with_relations(
+    conn: &mut AnyConnection,
+    books: Vec<Book>,
+) -> Result<Vec<BookRead>, RepoError> {
+    let author_ids: Vec<i32> = books.iter().map(|book| book.author_id).collect();
+    let authors: HashMap<i32, Author> = authors::table
+        .filter(authors::id.eq_any(author_ids))
+        .select(Author::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|author| (author.id, author))
+        .collect();
+    let links: Vec<(BookTag, Tag)> = BookTag::belonging_to(&books)
+        .inner_join(tags::table)
+        .select((BookTag::as_select(), Tag::as_select()))
+        .order(tags::name.asc())
+        .load(conn)?;
+    let mut tags_of: HashMap<i32, Vec<Tag>> = HashMap::new();
+    for (link, tag) in links {
+        tags_of.entry(link.book_id).or_default().push(tag);
+    }
+    books
+        .into_iter()
+        .map(|book| {
+            let author = authors.get(&book.author_id).cloned().ok_or_else(|| {
+                RepoError::Internal(anyhow::anyhow!("book {} has no author", book.id))
+            })?;
+            let tags = tags_of.remove(&book.id).unwrap_or_default();
+            Ok(BookRead::new(book, author, tags))
+        })
+        .collect()
+}
+
+/// Makes the book's tags exactly `names`, creating tags that do not exist yet.
+fn set_tags(conn: &mut AnyConnection, book_id: i32, names: &[String]) -> Result<(), RepoError> {
+    diesel::delete(book_tags::table.filter(book_tags::book_id.eq(book_id))).execute(conn)?;
+    for name in names {
+        let existing: Option<i32> = tags::table
+            .filter(tags::name.eq(name))
+            .select(tags::id)
+            .first(conn)
+            .optional()?;
+        let tag_id = match existing {
+            Some(id) => id,
+            None => with_backend!(&mut *conn, |c| {
+                diesel::insert_into(tags::table)
+                    .values(NewTag { name })
+                    .returning(tags::id)
+                    .get_result(c)
+            })?,
+        };
+        diesel::insert_into(book_tags::table)
+            .values(BookTag { book_id, tag_id })
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+fn no_book(id: i32) -> RepoError {
+    RepoError::NotFound(format!("no book with id {id}"))
+}
+
+/// A book must name an author that exists: a 422 on `author_id` otherwise.
+fn check_author(conn: &mut AnyConnection, author_id: i32) -> Result<(), RepoError> {
+    let exists: i64 = authors::table
+        .filter(authors::id.eq(author_id))
+        .count()
+        .get_result(conn)?;
+    if exists == 0 {
+        return Err(RepoError::Invalid(common::FieldError::new(
+            "author_id",
+            "exists",
+            format!("no author with id {author_id}"),
+        )));
+    }
+    Ok(())
+}
+
+impl DbBooks {
+    fn read(conn: &mut AnyConnection, id: i32) -> Result<BookRead, RepoError> {
+        let book: Book = books::table
+            .find(id)
+            .select(Book::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| no_book(id))?;
+        with_relations(conn, vec![book])?
+            .pop()
+            .ok_or_else(|| no_book(id))
+    }
+
+    fn save(
+        &self,
+        id: i32,
+        title: &str,
+        year: i32,
+        author_id: i32,
+        tags: Option<&[String]>,
+    ) -> Result<BookRead, RepoError> {
+        let mut conn = self.0.pool.get()?;
+        AnyConnection::transaction(&mut conn, |conn| {
+            check_author(conn, author_id)?;
+            let changed = diesel::update(books::table.find(id))
+                .set((
+                    books::title.eq(title),
+                    books::year.eq(year),
+                    books::author_id.eq(author_id),
+                ))
+                .execute(conn)?;
+            if changed == 0 {
+                return Err(no_book(id));
+            }
+            if let Some(tags) = tags {
+                set_tags(conn, id, tags)?;
+            }
+            Self::read(conn, id)
+        })
+    }
+}
+
+impl Crud for DbBooks {
+    type Read = BookRead;
+    type Write = BookWrite;
+    type Patch = BookPatch;
+    type Filter = BookFilter;
+
+    fn ordering_fields(&self) -> &'static [&'static str] {
+        &["id", "title", "year"]
+    }
+
+    fn list(
+        &self,
+        filter: &BookFilter,
+        ordering: Option<&Ordering>,
+        page: Pagination,
+    ) -> Result<(Vec<BookRead>, i64), RepoError> {
+        let mut conn = self.0.pool.get()?;
+        let count = filtered_books(filter).count().get_result(&mut conn)?;
+        let mut query = filtered_books(filter).select(Book::as_select());
+        query = match ordering.map(|o| (o.field, o.descending)) {
+            Some(("title", false)) => query.order((books::title.asc(), books::id.asc())),
+            Some(("title", true)) => query.order((books::title.desc(), books::id.desc())),
+            Some(("year", false)) => query.order((books::year.asc(), books::id.asc())),
+            Some(("year", true)) => query.order((books::year.desc(), books::id.desc())),
+            Some((_, true)) => query.order(books::id.desc()),
+            _ => query.order(books::id.asc()),
+        };
+        let rows = query
+            .limit(i64::from(page.page_size))
+            .offset(offset(page))
+            .load(&mut conn)?;
+        Ok((with_relations(&mut conn, rows)?, count))
+    }
+
+    fn retrieve(&self, id: i32) -> Result<BookRead, RepoError> {
+        let mut conn = self.0.pool.get()?;
+        Self::read(&mut conn, id)
+    }
+
+    fn create(&self, input: BookWrite) -> Result<BookRead, RepoError> {
+        let mut conn = self.0.pool.get()?;
+        AnyConnection::transaction(&mut conn, |conn| {
+            check_author(conn, input.author_id)?;
+            let new = NewBook {
+                author_id: input.author_id,
+                title: &input.title,
+                year: input.year,
+            };
+            let id: i32 = with_backend!(&mut *conn, |c| {
+                diesel::insert_into(books::table)
+                    .values(&new)
+                    .returning(books::id)
+                    .get_result(c)
+            })?;
+            set_tags(conn, id, &input.tags)?;
+            Self::read(conn, id)
+        })
+    }
+
+    fn update(&self, id: i32, input: BookWrite) -> Result<BookRead, RepoError> {
+        self.save(
+            id,
+            &input.title,
+            input.year,
+            input.author_id,
+            Some(&input.tags),
+        )
+    }
+
+    fn partial_update(&self, id: i32, input: BookPatch) -> Result<BookRead, RepoError> {
+        let current = self.retrieve(id)?;
+        self.save(
+            id,
+            input.title.as_deref().unwrap_or(&current.title),
+            input.year.unwrap_or(current.year),
+            input.author_id.unwrap_or(current.author.id),
+            input.tags.as_deref(),
+        )
+    }
+
+    fn destroy(&self, id: i32) -> Result<(), RepoError> {
+        let mut conn = self.0.pool.get()?;
+        match diesel::delete(books::table.find(id)).execute(&mut conn)? {
+            0 => Err(no_book(id)),
+            _ => Ok(()),
+        }
+    }
+}
