@@ -11,6 +11,7 @@
 
 pub mod check;
 pub mod phase1;
+pub mod phase2;
 pub mod report;
 pub mod targets;
 
@@ -28,11 +29,18 @@ pub struct Phase {
 
 /// Every phase that has checks, in order.
 pub fn phases() -> Vec<Phase> {
-    vec![Phase {
-        name: "phase1",
-        title: "HTTP and the language",
-        checks: phase1::checks,
-    }]
+    vec![
+        Phase {
+            name: "phase1",
+            title: "HTTP and the language",
+            checks: phase1::checks,
+        },
+        Phase {
+            name: "phase2",
+            title: "The frameworks' strengths",
+            checks: phase2::checks,
+        },
+    ]
 }
 
 /// The phase called `name`.

@@ -22,13 +22,20 @@ impl ReportCard {
             .count()
     }
 
-    /// Per phase and topic: how many checks passed, out of how many ran (skips do not count).
-    pub fn topics(&self) -> BTreeMap<(&'static str, &'static str), (usize, usize)> {
-        let mut topics = BTreeMap::new();
+    /// Per phase and topic, in the order checks ran: how many passed, out of how many ran (skips do
+    /// not count).
+    pub fn topics(&self) -> Vec<((&'static str, &'static str), (usize, usize))> {
+        let mut topics: Vec<((&'static str, &'static str), (usize, usize))> = Vec::new();
         for outcome in &self.outcomes {
-            let (passed, ran) = topics
-                .entry((outcome.phase, outcome.topic))
-                .or_insert((0, 0));
+            let key = (outcome.phase, outcome.topic);
+            let index = match topics.iter().position(|(k, _)| *k == key) {
+                Some(index) => index,
+                None => {
+                    topics.push((key, (0, 0)));
+                    topics.len() - 1
+                }
+            };
+            let (passed, ran) = &mut topics[index].1;
             match outcome.status {
                 Status::Pass => {
                     *passed += 1;

@@ -1,6 +1,7 @@
 //! Starting a phase in-process, on 127.0.0.1 port 0, so that it can be graded.
 
 use anyhow::{Context, bail};
+use common::db::testing::TestDatabase;
 use common::testing::TestServer;
 use url::Url;
 
@@ -12,6 +13,8 @@ pub struct RunningPhase {
     pub target: Target,
     _server: TestServer,
     raw_server: Option<tokio::task::JoinHandle<()>>,
+    /// The phase's own database, removed when the phase stops.
+    _database: Option<TestDatabase>,
 }
 
 impl Drop for RunningPhase {
@@ -40,8 +43,26 @@ pub async fn start(name: &str) -> anyhow::Result<RunningPhase> {
                 target,
                 _server: server,
                 raw_server: Some(raw_server),
+                _database: None,
             })
         }
+        "phase2" => start_phase2(TestDatabase::sqlite()).await,
         other => bail!("no phase called {other}"),
     }
+}
+
+/// Starts phase 2 on `database`, with its demo data.
+pub async fn start_phase2(database: TestDatabase) -> anyhow::Result<RunningPhase> {
+    let db = database.database.clone();
+    tokio::task::spawn_blocking(move || phase2_frameworks::seed::seed(&db))
+        .await?
+        .map_err(|err| anyhow::anyhow!("seeding phase 2: {err:?}"))?;
+    let settings = phase2_frameworks::Settings::new(database.database.clone());
+    let server = TestServer::start(|listener| phase2_frameworks::serve(listener, settings))?;
+    Ok(RunningPhase {
+        target: Target::new(Url::parse(&server.base_url())?)?,
+        _server: server,
+        raw_server: None,
+        _database: Some(database),
+    })
 }

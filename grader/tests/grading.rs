@@ -23,10 +23,9 @@ fn wrong_server() -> TestServer {
     .expect("start the wrong server")
 }
 
-#[tokio::test]
-async fn phase1_passes_every_check() {
-    let running = targets::start("phase1").await.unwrap();
-    let outcomes = grade(&phase("phase1").unwrap(), &running.target).await;
+/// Fails the test with every check of `name` that did not pass against `target`.
+async fn assert_all_pass(name: &str, target: &Target) {
+    let outcomes = grade(&phase(name).unwrap(), target).await;
     let failures: Vec<String> = outcomes
         .iter()
         .filter(|o| o.status != Status::Pass)
@@ -34,19 +33,14 @@ async fn phase1_passes_every_check() {
         .collect();
     assert!(
         failures.is_empty(),
-        "phase 1 failed checks:\n{}",
+        "{name} failed checks:\n{}",
         failures.join("\n")
     );
 }
 
-#[tokio::test]
-async fn every_phase1_check_fails_against_a_wrong_server() {
-    let server = wrong_server();
-    let url = Url::parse(&server.base_url()).unwrap();
-    // The wrong server stands in for the hand-written one too.
-    let target = Target::new(url.clone()).unwrap().with_raw_url(url);
-    let outcomes = grade(&phase("phase1").unwrap(), &target).await;
-
+/// Fails the test unless every check of `name` fails against `target`, and every topic is graded.
+async fn assert_all_fail(name: &str, target: &Target, topics: &[&str]) {
+    let outcomes = grade(&phase(name).unwrap(), target).await;
     let passed: Vec<&str> = outcomes
         .iter()
         .filter(|o| !matches!(o.status, Status::Fail(_)))
@@ -56,13 +50,56 @@ async fn every_phase1_check_fails_against_a_wrong_server() {
         passed.is_empty(),
         "checks that did not fail against a wrong server: {passed:?}"
     );
+    let graded: BTreeSet<&str> = outcomes.iter().map(|o| o.topic).collect();
+    assert_eq!(
+        graded,
+        topics.iter().copied().collect(),
+        "every {name} topic is graded"
+    );
+}
 
-    let topics: BTreeSet<&str> = outcomes.iter().map(|o| o.topic).collect();
-    let expected: BTreeSet<&str> = [
+#[tokio::test]
+async fn phase1_passes_every_check() {
+    let running = targets::start("phase1").await.unwrap();
+    assert_all_pass("phase1", &running.target).await;
+}
+
+#[tokio::test]
+async fn phase2_passes_every_check_on_sqlite() {
+    let running = targets::start("phase2").await.unwrap();
+    assert_all_pass("phase2", &running.target).await;
+}
+
+#[tokio::test]
+async fn phase2_passes_every_check_on_postgres() {
+    let Some(database) = common::db::testing::TestDatabase::postgres() else {
+        eprintln!("DATABASE_URL is not a PostgreSQL URL: skipped");
+        return;
+    };
+    let running = targets::start_phase2(database).await.unwrap();
+    assert_all_pass("phase2", &running.target).await;
+}
+
+#[tokio::test]
+async fn every_phase1_check_fails_against_a_wrong_server() {
+    let server = wrong_server();
+    let url = Url::parse(&server.base_url()).unwrap();
+    // The wrong server stands in for the hand-written one too.
+    let target = Target::new(url.clone()).unwrap().with_raw_url(url);
+    let topics = [
         "1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7", "1.8", "1.9",
-    ]
-    .into();
-    assert_eq!(topics, expected, "every phase-1 topic is graded");
+    ];
+    assert_all_fail("phase1", &target, &topics).await;
+}
+
+#[tokio::test]
+async fn every_phase2_check_fails_against_a_wrong_server() {
+    let server = wrong_server();
+    let target = Target::new(Url::parse(&server.base_url()).unwrap()).unwrap();
+    let topics = [
+        "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7", "2.8", "2.9", "2.10",
+    ];
+    assert_all_fail("phase2", &target, &topics).await;
 }
 
 #[tokio::test]

@@ -37,7 +37,7 @@ use utoipa_actix_web::OpenApiFactory;
 use crate::dependencies::{CurrentUser, Role};
 use crate::repository::DbBooks;
 use crate::viewsets::ViewSet;
-use crate::{async_handlers, contexts, eager_loading, extensions, fastapi_core};
+use crate::{async_handlers, contexts, dependencies, eager_loading, extensions, fastapi_core};
 
 /// The library API at `/api`.
 pub fn catalog(
@@ -55,6 +55,7 @@ pub fn catalog(
         .service(async_handlers::book_price)
         .service(eager_loading::authors_with_books)
         .service(contexts::context)
+        .service(dependencies::me)
 }
 
 /// Lets admins through; 401 without a user, 403 for anyone else.

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, get, web};
 use common::ApiError;
 use common::extract::Query;
 use serde::{Deserialize, Serialize};
@@ -154,4 +154,15 @@ struct PaginationQuery {
     page: u32,
     #[serde(default = "default_page_size")]
     page_size: u32,
+}
+
+/// Who am I? A handler that cannot run without a user: the dependency is in its signature.
+#[utoipa::path(tag = "fastapi", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user the token belongs to", body = User),
+        (status = 401, description = "No token, or an unknown one", content_type = "application/problem+json")
+    ))]
+#[get("/me")]
+pub(crate) async fn me(CurrentUser(user): CurrentUser) -> HttpResponse {
+    HttpResponse::Ok().json(user)
 }
