@@ -8,6 +8,15 @@ use serde::Serialize;
 
 use crate::check::{Outcome, Status};
 
+/// How one topic fared: checks passed, out of those that ran (skips do not count).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicTally {
+    pub phase: &'static str,
+    pub topic: &'static str,
+    pub passed: usize,
+    pub ran: usize,
+}
+
 /// Every outcome of one grading run.
 #[derive(Debug, Default, Serialize)]
 pub struct ReportCard {
@@ -22,26 +31,32 @@ impl ReportCard {
             .count()
     }
 
-    /// Per phase and topic, in the order checks ran: how many passed, out of how many ran (skips do
-    /// not count).
-    pub fn topics(&self) -> Vec<((&'static str, &'static str), (usize, usize))> {
-        let mut topics: Vec<((&'static str, &'static str), (usize, usize))> = Vec::new();
+    /// Per phase and topic, in the order the checks ran.
+    pub fn topics(&self) -> Vec<TopicTally> {
+        let mut topics: Vec<TopicTally> = Vec::new();
         for outcome in &self.outcomes {
-            let key = (outcome.phase, outcome.topic);
-            let index = match topics.iter().position(|(k, _)| *k == key) {
+            let index = match topics
+                .iter()
+                .position(|t| t.phase == outcome.phase && t.topic == outcome.topic)
+            {
                 Some(index) => index,
                 None => {
-                    topics.push((key, (0, 0)));
+                    topics.push(TopicTally {
+                        phase: outcome.phase,
+                        topic: outcome.topic,
+                        passed: 0,
+                        ran: 0,
+                    });
                     topics.len() - 1
                 }
             };
-            let (passed, ran) = &mut topics[index].1;
+            let tally = &mut topics[index];
             match outcome.status {
                 Status::Pass => {
-                    *passed += 1;
-                    *ran += 1;
+                    tally.passed += 1;
+                    tally.ran += 1;
                 }
-                Status::Fail(_) => *ran += 1,
+                Status::Fail(_) => tally.ran += 1,
                 Status::Skip(_) => {}
             }
         }
@@ -70,7 +85,13 @@ impl ReportCard {
             );
         }
         let _ = writeln!(out);
-        for ((phase, topic), (passed, ran)) in self.topics() {
+        for TopicTally {
+            phase,
+            topic,
+            passed,
+            ran,
+        } in self.topics()
+        {
             let verdict = if ran == 0 {
                 "skipped"
             } else if passed == ran {

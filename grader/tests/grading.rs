@@ -25,7 +25,7 @@ fn wrong_server() -> TestServer {
 
 /// Fails the test with every check of `name` that did not pass against `target`.
 async fn assert_all_pass(name: &str, target: &Target) {
-    let outcomes = grade(&phase(name).unwrap(), target).await;
+    let outcomes = grade(&phase(name).expect("a known phase"), target).await;
     let failures: Vec<String> = outcomes
         .iter()
         .filter(|o| o.status != Status::Pass)
@@ -40,7 +40,7 @@ async fn assert_all_pass(name: &str, target: &Target) {
 
 /// Fails the test unless every check of `name` fails against `target`, and every topic is graded.
 async fn assert_all_fail(name: &str, target: &Target, topics: &[&str]) {
-    let outcomes = grade(&phase(name).unwrap(), target).await;
+    let outcomes = grade(&phase(name).expect("a known phase"), target).await;
     let passed: Vec<&str> = outcomes
         .iter()
         .filter(|o| !matches!(o.status, Status::Fail(_)))

@@ -51,6 +51,7 @@ pub enum Strategy {
 pub struct StrategyQuery {
     /// `naive` (N+1 queries) or `eager` (3 queries); eager by default.
     #[serde(default)]
+    #[param(inline)]
     pub strategy: Strategy,
 }
 

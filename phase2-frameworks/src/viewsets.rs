@@ -14,7 +14,7 @@
 //! `HttpServiceFactory` *and* a utoipa-actix-web `OpenApiFactory`, so one line registers the routes
 //! and documents them:
 //!
-//! ```ignore
+//! ```text
 //! scope.service(ViewSet::new("/authors", authors_repository));
 //! ```
 //!

@@ -156,7 +156,7 @@ fn redact(url: &str) -> String {
 /// among it (diesel builds it per backend). This macro compiles `body` once for each backend, so the
 /// code is still written once:
 ///
-/// ```ignore
+/// ```text
 /// let author: Author = with_backend!(&mut *conn, |c| {
 ///     diesel::insert_into(authors::table).values(&new).returning(Author::as_returning()).get_result(c)
 /// })?;
