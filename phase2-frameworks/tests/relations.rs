@@ -19,7 +19,7 @@ fn fill(database: &TestDatabase, authors: usize) {
                 name: format!("Author {n}"),
                 bio: None,
             })
-            .unwrap();
+            .expect("fill the library");
         for title in ["One", "Two"] {
             book_repo
                 .create(BookWrite {
@@ -28,7 +28,7 @@ fn fill(database: &TestDatabase, authors: usize) {
                     author_id: author.id,
                     tags: vec![format!("tag-{n}")],
                 })
-                .unwrap();
+                .expect("fill the library");
         }
     }
 }
