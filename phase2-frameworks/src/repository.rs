@@ -268,7 +268,9 @@ pub fn with_relations(
 /// Makes the book's tags exactly `names`, creating tags that do not exist yet.
 fn set_tags(conn: &mut AnyConnection, book_id: i32, names: &[String]) -> Result<(), RepoError> {
     diesel::delete(book_tags::table.filter(book_tags::book_id.eq(book_id))).execute(conn)?;
-    for name in names {
+    // A tag named twice is one tag.
+    let mut seen = std::collections::HashSet::new();
+    for name in names.iter().filter(|name| seen.insert(name.as_str())) {
         let existing: Option<i32> = tags::table
             .filter(tags::name.eq(name))
             .select(tags::id)

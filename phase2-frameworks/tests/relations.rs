@@ -69,3 +69,21 @@ fn naive_costs_one_plus_n_plus_books_and_eager_costs_three() {
         }
     }
 }
+
+#[test]
+fn a_tag_named_twice_is_one_tag() {
+    for database in TestDatabase::all() {
+        fill(&database, 1);
+        let books = DbBooks(database.database.clone());
+        let book = books
+            .create(BookWrite {
+                title: "Twice".into(),
+                year: 2000,
+                author_id: 1,
+                tags: vec!["same".into(), "same".into(), "tag-0".into()],
+            })
+            .unwrap();
+        let names: Vec<&str> = book.tags.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["same", "tag-0"]);
+    }
+}
