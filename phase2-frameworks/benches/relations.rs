@@ -17,8 +17,7 @@ use phase2_frameworks::viewsets::Crud;
 
 const RUNS: usize = 20;
 
-type Loader =
-    fn(&mut common::db::AnyConnection, Pagination) -> diesel::QueryResult<Vec<AuthorDetail>>;
+type Loader = fn(&mut AnyConnection, Pagination) -> diesel::QueryResult<Vec<AuthorDetail>>;
 
 fn fill(database: &TestDatabase, authors: u32) {
     let author_repo = DbAuthors(database.database.clone());
