@@ -77,3 +77,100 @@ pub fn unique_name(prefix: &str) -> String {
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// A phase's binary, started as a learner starts it: on a free port, printing its tour.
+///
+/// Dropping it kills the process; [`RunningBinary::interrupt`] stops it as Ctrl-C does.
+#[derive(Debug)]
+pub struct RunningBinary {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`, read from the tour.
+    pub base_url: String,
+    /// What the binary printed, up to the end of its tour.
+    pub tour: String,
+    logs: Option<std::thread::JoinHandle<String>>,
+}
+
+impl RunningBinary {
+    /// Runs `program --port 0 ARGS` with `envs` set, and reads its tour from stdout.
+    pub fn start(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        use std::io::{BufRead, BufReader, Read};
+        use std::process::{Command, Stdio};
+
+        let mut child = Command::new(program)
+            .args(["--port", "0"])
+            .args(args)
+            .envs(envs.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {program}: {err}"));
+        let mut stderr = child.stderr.take().expect("stderr is piped");
+        let logs = std::thread::spawn(move || {
+            let mut logs = String::new();
+            let _ = stderr.read_to_string(&mut logs);
+            logs
+        });
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+        let mut tour = Vec::new();
+        // The tour ends with its `try:` list and a blank line.
+        let mut in_try = false;
+        for line in stdout.by_ref() {
+            let line = line.expect("a line of the tour");
+            if in_try && line.trim().is_empty() {
+                break;
+            }
+            in_try |= line == "try:";
+            tour.push(line);
+        }
+        // Keep reading, so the binary never writes to a closed pipe.
+        std::thread::spawn(move || stdout.for_each(drop));
+        let tour = tour.join("\n");
+        let base_url = tour
+            .split_whitespace()
+            .find(|word| word.starts_with("http://127.0.0.1:"))
+            .unwrap_or_else(|| panic!("the tour names no address:\n{tour}"))
+            .to_owned();
+        Self {
+            child,
+            base_url,
+            tour,
+            logs: Some(logs),
+        }
+    }
+
+    /// Sends SIGINT (Ctrl-C) and waits up to 10 s for the process to exit.
+    pub fn interrupt(&mut self) -> std::process::ExitStatus {
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -INT failed");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the binary") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the binary did not stop within 10 s of Ctrl-C"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Everything the binary logged; call after it has exited.
+    pub fn logs(&mut self) -> String {
+        self.logs
+            .take()
+            .map(|logs| logs.join().unwrap_or_default())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for RunningBinary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
