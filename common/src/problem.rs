@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 /// The media type of a problem body.
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
-/// A problem document. Serialized as the response body; deserialized by the grader and the tests.
+/// A problem document (RFC 9457): the body of every 4xx and 5xx response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     /// A URI naming the kind of problem; `about:blank` means "only what the status code says".
     #[serde(rename = "type")]
@@ -33,6 +34,7 @@ pub struct Problem {
 
 /// One failing field: where it is, which rule it broke, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     /// A dotted path into the input: `title`, `publisher.email`, `tags[2]`.
     pub field: String,

@@ -76,8 +76,8 @@ pub struct BookId {
     params(("id" = i32, Path, description = "Book id")),
     responses(
         (status = 200, description = "The book with its price", body = PricedBook),
-        (status = 404, description = "No such book", content_type = "application/problem+json"),
-        (status = 502, description = "The price service failed", content_type = "application/problem+json")
+        (status = 404, description = "No such book", body = common::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The price service failed", body = common::Problem, content_type = "application/problem+json")
     )
 )]
 #[get("/books/{id}/price")]

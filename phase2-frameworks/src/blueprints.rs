@@ -86,8 +86,8 @@ pub struct Stats {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Row counts", body = Stats),
-        (status = 401, description = "No token", content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", content_type = "application/problem+json")
+        (status = 401, description = "No token", body = common::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = common::Problem, content_type = "application/problem+json")
     ))]
 #[get("/stats")]
 async fn stats(db: web::Data<Database>) -> Result<HttpResponse, ApiError> {

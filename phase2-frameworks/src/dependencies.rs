@@ -160,7 +160,7 @@ struct PaginationQuery {
 #[utoipa::path(tag = "fastapi", security(("bearer" = [])),
     responses(
         (status = 200, description = "The user the token belongs to", body = User),
-        (status = 401, description = "No token, or an unknown one", content_type = "application/problem+json")
+        (status = 401, description = "No token, or an unknown one", body = common::Problem, content_type = "application/problem+json")
     ))]
 #[get("/me")]
 pub(crate) async fn me(CurrentUser(user): CurrentUser) -> HttpResponse {

@@ -144,7 +144,7 @@ pub fn eager(conn: &mut AnyConnection, page: Pagination) -> QueryResult<Vec<Auth
     responses(
         (status = 200, description = "Authors with books and tags", body = Vec<AuthorDetail>,
          headers(("X-Query-Count" = u32, description = "SQL queries this response took"))),
-        (status = 422, description = "Invalid paging", content_type = "application/problem+json")
+        (status = 422, description = "Invalid paging", body = common::Problem, content_type = "application/problem+json")
     )
 )]
 #[get("/authors-with-books")]

@@ -67,8 +67,8 @@ pub struct NewAuthorBook {
     responses(
         (status = 201, description = "Created", body = BookRead),
         (status = 200, description = "Dry run: valid, not saved", body = NewAuthorBookEcho),
-        (status = 400, description = "A parameter of the wrong type", content_type = "application/problem+json"),
-        (status = 422, description = "A rule broken, or no such author", content_type = "application/problem+json")
+        (status = 400, description = "A parameter of the wrong type", body = common::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A rule broken, or no such author", body = common::Problem, content_type = "application/problem+json")
     )
 )]
 #[post("/authors/{author_id}/books")]

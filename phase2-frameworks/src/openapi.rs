@@ -20,10 +20,9 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+use utoipa::openapi::OpenApi as OpenApiDocument;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{OpenApi as OpenApiDocument, RefOr, Schema};
-use utoipa::{Modify, OpenApi};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 use utoipa_actix_web::OpenApiFactory;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -46,7 +45,7 @@ use utoipa_swagger_ui::SwaggerUi;
 )]
 struct ApiDoc;
 
-/// Adds what no handler declares: the problem schema every error uses and the bearer scheme.
+/// Adds what every route shares: the problem schema of every error, and the bearer scheme.
 struct Components;
 
 impl Modify for Components {
@@ -56,39 +55,13 @@ impl Modify for Components {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
-        components
-            .schemas
-            .insert("Problem".into(), problem_schema());
+        for (name, schema) in [
+            (common::Problem::name(), common::Problem::schema()),
+            (common::FieldError::name(), common::FieldError::schema()),
+        ] {
+            components.schemas.insert(name.into_owned(), schema);
+        }
     }
-}
-
-/// RFC 9457 problem details, as `common::Problem` renders them.
-fn problem_schema() -> RefOr<Schema> {
-    let text = || ObjectBuilder::new().schema_type(SchemaType::new(Type::String));
-    let field_error = ObjectBuilder::new()
-        .property("field", text())
-        .property("code", text())
-        .property("message", text())
-        .required("field")
-        .required("code")
-        .required("message");
-    ObjectBuilder::new()
-        .description(Some(
-            "Problem Details for HTTP APIs (RFC 9457), as application/problem+json",
-        ))
-        .property("type", text())
-        .property("title", text())
-        .property(
-            "status",
-            ObjectBuilder::new().schema_type(SchemaType::new(Type::Integer)),
-        )
-        .property("detail", text())
-        .property("instance", text())
-        .property("errors", ArrayBuilder::new().items(field_error))
-        .required("type")
-        .required("title")
-        .required("status")
-        .into()
 }
 
 /// The whole document: the base above plus each blueprint's paths and schemas.
