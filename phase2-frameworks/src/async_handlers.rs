@@ -7,7 +7,7 @@
 //! so it goes to `run_in_threadpool` or a plain `def` endpoint.
 //!
 //! **Rust:** the same two rules. `GET /api/books/{id}/price` first reads the book with diesel, which
-//! blocks, so it runs on actix's blocking thread pool (`web::block`); then it asks a price service
+//! blocks, so it runs on actix's blocking thread pool (`common::db::blocking`, over `web::block`); then it asks a price service
 //! over HTTP with reqwest and `.await`s the answer, so the worker serves other requests while the
 //! upstream thinks. The upstream is `PRICE_SERVICE_URL`, or by default a simulated one mounted on
 //! this server at `/upstream/prices/{id}` that takes 300 ms to answer.
@@ -23,6 +23,7 @@ use std::time::Duration;
 use actix_web::get;
 use actix_web::{HttpResponse, web};
 use common::ApiError;
+use common::db::blocking;
 use common::extract::Path;
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -87,9 +88,7 @@ pub(crate) async fn book_price(
     Path(BookId { id }): Path<BookId>,
 ) -> Result<HttpResponse, ApiError> {
     let books = books.into_inner();
-    let book = web::block(move || books.retrieve(id))
-        .await
-        .map_err(ApiError::internal)??;
+    let book = blocking(move || books.retrieve(id)).await?;
     let url = prices
         .base_url
         .join(&book.id.to_string())

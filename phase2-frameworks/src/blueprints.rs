@@ -28,6 +28,7 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{Error, FromRequest, HttpResponse, web};
 use common::ApiError;
 use common::db::Database;
+use common::db::blocking;
 use common::db::schema::{authors, book_tags, books, tags};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -91,7 +92,7 @@ pub struct Stats {
     ))]
 #[get("/stats")]
 async fn stats(db: web::Data<Database>) -> Result<HttpResponse, ApiError> {
-    let stats = web::block(move || -> anyhow::Result<Stats> {
+    let stats = blocking(move || -> anyhow::Result<Stats> {
         let mut conn = db.conn()?;
         Ok(Stats {
             authors: authors::table.count().get_result(&mut conn)?,
@@ -100,9 +101,7 @@ async fn stats(db: web::Data<Database>) -> Result<HttpResponse, ApiError> {
             book_tags: book_tags::table.count().get_result(&mut conn)?,
         })
     })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)?;
+    .await?;
     Ok(HttpResponse::Ok().json(stats))
 }
 

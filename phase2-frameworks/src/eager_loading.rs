@@ -26,7 +26,7 @@ use actix_web::{HttpResponse, web};
 use common::ApiError;
 use common::db::models::{Author, Book, BookTag, Tag};
 use common::db::schema::{authors, book_tags, books, tags};
-use common::db::{AnyConnection, Database, count_queries};
+use common::db::{AnyConnection, Database, blocking, count_queries};
 use common::extract::Query;
 use diesel::prelude::*;
 use serde::Deserialize;
@@ -153,7 +153,7 @@ pub(crate) async fn authors_with_books(
     pagination: Pagination,
     Query(StrategyQuery { strategy }): Query<StrategyQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (details, queries) = web::block(move || -> anyhow::Result<_> {
+    let (details, queries) = blocking(move || -> anyhow::Result<_> {
         let mut conn = db.conn()?;
         let (details, queries) = count_queries(&mut conn, |conn| match strategy {
             Strategy::Naive => naive(conn, pagination),
@@ -161,9 +161,7 @@ pub(crate) async fn authors_with_books(
         });
         Ok((details?, queries))
     })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)?;
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("X-Query-Count", queries.to_string()))
         .json(details))

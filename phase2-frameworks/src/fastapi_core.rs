@@ -22,6 +22,7 @@ use actix_web::http::header;
 use actix_web::post;
 use actix_web::{HttpResponse, web};
 use common::ApiError;
+use common::db::blocking;
 use common::extract::{Path, Query, ValidJson};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -94,9 +95,7 @@ pub(crate) async fn add_book(
         tags: book.tags,
     };
     let books = books.into_inner();
-    let created: BookRead = web::block(move || books.create(write))
-        .await
-        .map_err(ApiError::internal)??;
+    let created: BookRead = blocking(move || books.create(write)).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/books/{}", created.id)))
         .json(created))

@@ -18,7 +18,7 @@
 //! scope.service(ViewSet::new("/authors", authors_repository));
 //! ```
 //!
-//! Storage is synchronous (diesel), so every call runs on actix's blocking pool (`web::block`).
+//! Storage is synchronous (diesel), so every call runs on actix's blocking pool (`common::db::blocking`).
 //!
 //! **Why:** generic code with a trait bound is checked for every model at compile time; where DRF
 //! finds a missing method at run time, here a model that cannot be listed does not compile.
@@ -29,6 +29,7 @@ use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use common::ApiError;
+use common::db::blocking;
 use common::extract::{Path, Query, ValidJson};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -132,16 +133,6 @@ fn page_url(req: &HttpRequest, page: u32) -> String {
         .extend_pairs(others)
         .append_pair("page", &page.to_string());
     url.to_string()
-}
-
-/// Runs a storage call on the blocking pool and turns its error into a problem.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, RepoError> + Send + 'static,
-) -> Result<T, ApiError> {
-    web::block(work)
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::from)
 }
 
 #[derive(Debug, Deserialize)]

@@ -139,6 +139,21 @@ impl Database {
     }
 }
 
+/// Runs blocking work (diesel queries) on actix's blocking thread pool, so the async worker stays
+/// free for other requests; its error becomes an [`ApiError`](crate::ApiError).
+pub async fn blocking<T, E>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, crate::ApiError>
+where
+    T: Send + 'static,
+    E: Into<crate::ApiError> + Send + 'static,
+{
+    actix_web::web::block(work)
+        .await
+        .map_err(crate::ApiError::internal)?
+        .map_err(Into::into)
+}
+
 /// `postgres://user:secret@host/db` becomes `postgres://user:***@host/db`.
 fn redact(url: &str) -> String {
     match url::Url::parse(url) {
