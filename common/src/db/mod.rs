@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
+use diesel::migration::{Migration, MigrationSource};
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -47,8 +48,47 @@ pub type DbPool = Pool<ConnectionManager<AnyConnection>>;
 /// A connection checked out of the pool; it goes back when dropped.
 pub type DbConnection = PooledConnection<ConnectionManager<AnyConnection>>;
 
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+/// The migrations of one part of the schema, one directory for each backend (their SQL differs).
+/// Phases that add tables of their own add a set of their own.
+pub struct MigrationSet {
+    pub name: &'static str,
+    pub sqlite: EmbeddedMigrations,
+    pub postgres: EmbeddedMigrations,
+}
+
+impl std::fmt::Debug for MigrationSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MigrationSet({})", self.name)
+    }
+}
+
+/// The library schema every phase shares: authors, books, tags.
+pub static LIBRARY: MigrationSet = MigrationSet {
+    name: "library",
+    sqlite: embed_migrations!("migrations/sqlite"),
+    postgres: embed_migrations!("migrations/postgres"),
+};
+
+/// Several sets as one source, so that "the last migration" means the last of them all.
+struct Combined<'a>(Vec<&'a EmbeddedMigrations>);
+
+impl<DB: diesel::backend::Backend> MigrationSource<DB> for Combined<'_> {
+    fn migrations(&self) -> diesel::migration::Result<Vec<Box<dyn Migration<DB>>>> {
+        let mut all = Vec::new();
+        for set in &self.0 {
+            all.extend(MigrationSource::<DB>::migrations(*set)?);
+        }
+        Ok(all)
+    }
+}
+
+/// Whether a migration has run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    /// `2026-11-25-000001_library`
+    pub name: String,
+    pub applied: bool,
+}
 
 /// Which backend a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +114,8 @@ pub struct Database {
     pub backend: Backend,
     /// The URL, without its password: safe to print.
     pub display_url: String,
+    /// The migrations that make up this database's schema, in order.
+    migrations: &'static [&'static MigrationSet],
 }
 
 /// Runs on every new connection: SQLite needs foreign keys switched on (they are off by default),
@@ -96,8 +138,24 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqliteSetup {
 
 impl Database {
     /// Connects to `url` (a `postgres://` URL, or a SQLite file path), then migrates to the latest
-    /// schema.
+    /// library schema.
     pub fn connect(url: &str) -> anyhow::Result<Self> {
+        const LIBRARY_SCHEMA: &[&MigrationSet] = &[&LIBRARY];
+        Self::connect_with(url, LIBRARY_SCHEMA)
+    }
+
+    /// Connects, then runs every pending migration of `migrations`.
+    pub fn connect_with(
+        url: &str,
+        migrations: &'static [&'static MigrationSet],
+    ) -> anyhow::Result<Self> {
+        let database = Self::open(url, migrations)?;
+        database.migrate()?;
+        Ok(database)
+    }
+
+    /// Connects without migrating: for looking at, or undoing, migrations.
+    pub fn open(url: &str, migrations: &'static [&'static MigrationSet]) -> anyhow::Result<Self> {
         let backend = Backend::of(url);
         let display_url = redact(url);
         let pool = Pool::builder()
@@ -110,27 +168,90 @@ impl Database {
             .connection_customizer(Box::new(SqliteSetup))
             .build(ConnectionManager::new(url))
             .with_context(|| format!("cannot connect to {display_url}"))?;
-        let database = Self {
+        Ok(Self {
             pool,
             backend,
             display_url,
-        };
-        database.migrate()?;
-        Ok(database)
+            migrations,
+        })
     }
 
-    /// Runs every migration not yet applied.
-    pub fn migrate(&self) -> anyhow::Result<()> {
+    fn source(&self, backend: Backend) -> Combined<'static> {
+        Combined(
+            self.migrations
+                .iter()
+                .map(|set| match backend {
+                    Backend::Sqlite => &set.sqlite,
+                    Backend::Postgres => &set.postgres,
+                })
+                .collect(),
+        )
+    }
+
+    /// Runs every migration not yet applied; returns their versions.
+    pub fn migrate(&self) -> anyhow::Result<Vec<String>> {
         let mut conn = self.pool.get()?;
-        let applied = match &mut *conn {
-            AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
-            AnyConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+        let source = self.source(self.backend);
+        let applied: Vec<String> = match &mut *conn {
+            AnyConnection::Sqlite(c) => c
+                .run_pending_migrations(source)
+                .map(|versions| versions.iter().map(ToString::to_string).collect()),
+            AnyConnection::Postgresql(c) => c
+                .run_pending_migrations(source)
+                .map(|versions| versions.iter().map(ToString::to_string).collect()),
         }
         .map_err(|err| anyhow::anyhow!("migrating {}: {err}", self.display_url))?;
-        for version in applied {
+        for version in &applied {
             tracing::info!(%version, "applied migration");
         }
-        Ok(())
+        Ok(applied)
+    }
+
+    /// Reverts the most recent migration; returns its version.
+    pub fn revert_last(&self) -> anyhow::Result<String> {
+        let mut conn = self.pool.get()?;
+        let source = self.source(self.backend);
+        match &mut *conn {
+            AnyConnection::Sqlite(c) => c.revert_last_migration(source).map(|v| v.to_string()),
+            AnyConnection::Postgresql(c) => c.revert_last_migration(source).map(|v| v.to_string()),
+        }
+        .map_err(|err| anyhow::anyhow!("reverting on {}: {err}", self.display_url))
+    }
+
+    /// Every known migration, in order, and whether it has run.
+    pub fn migration_status(&self) -> anyhow::Result<Vec<MigrationStatus>> {
+        fn listed<DB: diesel::backend::Backend>(
+            source: &Combined<'_>,
+        ) -> diesel::migration::Result<Vec<(String, String)>> {
+            Ok(MigrationSource::<DB>::migrations(source)?
+                .iter()
+                .map(|m| (m.name().to_string(), m.name().version().to_string()))
+                .collect())
+        }
+        let mut conn = self.pool.get()?;
+        let source = self.source(self.backend);
+        let (applied, known) = match &mut *conn {
+            AnyConnection::Sqlite(c) => (
+                c.applied_migrations()
+                    .map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>()),
+                listed::<diesel::sqlite::Sqlite>(&source),
+            ),
+            AnyConnection::Postgresql(c) => (
+                c.applied_migrations()
+                    .map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>()),
+                listed::<diesel::pg::Pg>(&source),
+            ),
+        };
+        let applied = applied.map_err(|err| anyhow::anyhow!("reading migrations: {err}"))?;
+        let mut known = known.map_err(|err| anyhow::anyhow!("listing migrations: {err}"))?;
+        known.sort();
+        Ok(known
+            .into_iter()
+            .map(|(name, version)| MigrationStatus {
+                applied: applied.contains(&version),
+                name,
+            })
+            .collect())
     }
 
     /// A connection from the pool. Blocks: call it inside `web::block`.
@@ -309,6 +430,31 @@ mod tests {
                 })
                 .execute(&mut conn);
             assert!(orphan.is_err(), "{:?}", db.database.backend);
+        }
+    }
+
+    #[test]
+    fn migrations_go_down_and_up_again() {
+        for db in TestDatabase::all() {
+            let database = &db.database;
+            let status = database.migration_status().unwrap();
+            assert_eq!(status.len(), 1);
+            assert!(status[0].applied && status[0].name.ends_with("_library"));
+
+            assert_eq!(database.revert_last().unwrap(), "20261125000001");
+            assert!(!database.migration_status().unwrap()[0].applied);
+            let mut conn = database.conn().unwrap();
+            assert!(
+                authors::table.count().get_result::<i64>(&mut conn).is_err(),
+                "the table is gone"
+            );
+            assert!(database.revert_last().is_err(), "nothing left to revert");
+
+            assert_eq!(database.migrate().unwrap(), ["20261125000001"]);
+            assert_eq!(
+                authors::table.count().get_result::<i64>(&mut conn).unwrap(),
+                0
+            );
         }
     }
 }
