@@ -179,7 +179,20 @@ impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
     }
 }
 
-fn is_json(mime: &mime::Mime) -> bool {
+/// The token of an `Authorization: Bearer <token>` header (the scheme is case-insensitive), if any.
+pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    let value = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Whether a media type is JSON: `application/json` or any `+json` type (`application/problem+json`).
+pub fn is_json(mime: &mime::Mime) -> bool {
     mime.essence_str() == "application/json" || mime.suffix().is_some_and(|s| s == "json")
 }
 

@@ -33,15 +33,20 @@ pub async fn access_log(
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.path().to_owned();
-    let response = next.call(req).await?;
-    let status = response.status().as_u16();
+    let result = next.call(req).await;
+    // A middleware's refusal arrives as `Err`; it is a response all the same, so it is logged too.
+    let status = match &result {
+        Ok(response) => response.status(),
+        Err(err) => err.as_response_error().status_code(),
+    };
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    if response.status().is_server_error() {
-        tracing::warn!(%method, %path, status, latency_ms, "request");
+    let code = status.as_u16();
+    if status.is_server_error() {
+        tracing::warn!(%method, %path, status = code, latency_ms, "request");
     } else {
-        tracing::info!(%method, %path, status, latency_ms, "request");
+        tracing::info!(%method, %path, status = code, latency_ms, "request");
     }
-    Ok(response)
+    result
 }
 
 /// Renders every error response as `application/problem+json`. Mount it with
@@ -50,11 +55,13 @@ pub async fn problem_details(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    // The request cannot be cloned here to keep for later: routing needs it unshared. An error that
-    // escapes the inner services as `Err` (none of ours do) is passed on as an `ApiError`, which
-    // actix renders as a problem, without `instance`.
+    // An error that escapes the inner services as `Err` (a middleware's refusal, such as an auth
+    // check) is passed on unchanged when it is ours; actix renders it with `error_response`, headers
+    // and all. Any other becomes a problem here. (The request cannot be kept to add `instance`:
+    // routing needs it unshared.)
     let response = match next.call(req).await {
         Ok(response) => response.map_into_boxed_body(),
+        Err(err) if err.as_error::<ApiError>().is_some() => return Err(err),
         Err(err) => {
             let status = err.as_response_error().status_code();
             let problem = problem_for(&err, status);
@@ -65,7 +72,6 @@ pub async fn problem_details(
             .into());
         }
     };
-
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return Ok(response);
@@ -92,10 +98,13 @@ pub async fn problem_details(
     let status = StatusCode::from_u16(problem.status).unwrap_or(status);
     let mut rendered = HttpResponse::build(status);
     // Keep headers that give the error meaning: `Allow`, `WWW-Authenticate`, `Retry-After`, ...
+    // but none that describe the old body: the new one is plain JSON, whatever the old encoding.
     for (name, value) in response.headers_mut().drain() {
         if let Some(name) = name
             && name != header::CONTENT_TYPE
             && name != header::CONTENT_LENGTH
+            && name != header::CONTENT_ENCODING
+            && name != header::TRANSFER_ENCODING
         {
             rendered.append_header((name, value));
         }
@@ -246,6 +255,62 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    #[actix_web::test]
+    async fn a_compressed_error_is_rendered_uncompressed() {
+        let app = test::init_service(
+            App::new().wrap(from_fn(problem_details)).service(
+                web::scope("/api")
+                    .wrap(actix_web::middleware::Compress::default())
+                    .route(
+                        "/gone",
+                        web::get().to(|| async {
+                            Err::<HttpResponse, _>(ApiError::not_found("x".repeat(2000)))
+                        }),
+                    ),
+            ),
+        )
+        .await;
+        let req = test::TestRequest::get()
+            .uri("/api/gone")
+            .insert_header((header::ACCEPT_ENCODING, "gzip"))
+            .to_request();
+        let response = test::call_service(&app, req).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert!(response.headers().get(header::CONTENT_ENCODING).is_none());
+        let body: Value = serde_json::from_slice(&test::read_body(response).await).unwrap();
+        assert_eq!(body["instance"], "/api/gone");
+    }
+
+    #[actix_web::test]
+    async fn a_refusal_from_a_middleware_keeps_its_headers() {
+        let app = test::init_service(
+            App::new().wrap(from_fn(problem_details)).service(
+                web::scope("/guarded")
+                    .wrap(from_fn(
+                        |_req: ServiceRequest, _next: Next<BoxBody>| async {
+                            Err::<ServiceResponse<BoxBody>, _>(
+                                ApiError::unauthorized("Bearer", "no token").into(),
+                            )
+                        },
+                    ))
+                    .route("", web::get().to(|| async { "never" })),
+            ),
+        )
+        .await;
+        let response =
+            test::try_call_service(&app, test::TestRequest::get().uri("/guarded").to_request())
+                .await;
+        let response = match response {
+            Ok(response) => response.into_parts().1,
+            Err(err) => err.error_response(),
+        };
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers().get(header::WWW_AUTHENTICATE).unwrap(),
+            "Bearer"
+        );
     }
 
     #[actix_web::test]

@@ -23,9 +23,29 @@ pub fn slugs(values: &[String]) -> Result<(), ValidationError> {
     }
 }
 
+/// Text without control characters (a NUL byte, an escape sequence), which no name or title needs
+/// and PostgreSQL refuses outright; line breaks and tabs are allowed.
+pub fn printable(text: &str) -> Result<(), ValidationError> {
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return Err(ValidationError::new("printable")
+            .with_message(Cow::Borrowed("must not contain control characters")));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_text_has_no_control_characters() {
+        assert!(printable("Ursula K. Le Guin\nwrote").is_ok());
+        assert!(printable("nul\0byte").is_err());
+        assert!(printable("\u{1b}[31mred").is_err());
+    }
 
     #[test]
     fn slugs_are_short_lowercase_words() {

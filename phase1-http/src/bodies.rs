@@ -17,7 +17,7 @@
 //!
 //! Each encoding is converted into the same [`NewBook`] and validated by the same rules. Bodies over
 //! the limit are refused with 413 (64 KiB for JSON and forms, 1 MiB for a cover), malformed ones with
-//! 400, well-formed ones that break a rule with 422.
+//! 400, well-formed ones that break a rule or lack a field with 422.
 //!
 //! **Why:** JSON for programs, forms for browsers, multipart for files: each has a reason to exist,
 //! and the route table says which one a handler gets, so no handler sniffs bodies by hand.
@@ -45,6 +45,9 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// The largest multipart form accepted, in bytes (the cover and the text fields together).
 pub const MULTIPART_LIMIT: usize = 1024 * 1024 + 16 * 1024;
 
+/// The image types a cover may have.
+const COVER_TYPES: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/webp"];
+
 /// 201 Created, with the new book's URL in `Location` and the book in the body.
 pub fn created(book: &Book) -> HttpResponse {
     HttpResponse::Created()
@@ -61,9 +64,7 @@ fn content_type(accepts: fn(&mime::Mime) -> bool) -> impl guard::Guard {
 pub fn create_routes() -> [actix_web::Route; 4] {
     [
         web::post()
-            .guard(content_type(|m| {
-                m.essence_str() == "application/json" || m.suffix().is_some_and(|s| s == "json")
-            }))
+            .guard(content_type(common::extract::is_json))
             .to(create_from_json),
         web::post()
             .guard(content_type(|m| {
@@ -165,10 +166,11 @@ impl BookUpload {
         };
         let cover = match self.cover.filter(|file| !file.data.is_empty()) {
             None => None,
-            // The cover is served back later with the type it came with: only images, so that an
-            // upload cannot become an HTML page on our origin.
+            // The cover is served back later with the type it came with: only raster images, so that
+            // an upload cannot become a page with scripts on our origin (HTML, or SVG, which is XML
+            // that may carry <script>).
             Some(file) => match file.content_type {
-                Some(mime) if mime.type_() == mime::IMAGE => Some(Cover {
+                Some(mime) if COVER_TYPES.contains(&mime.essence_str()) => Some(Cover {
                     content_type: mime.to_string(),
                     file_name: file.file_name,
                     bytes: file.data,
@@ -177,7 +179,7 @@ impl BookUpload {
                     return Err(ApiError::unprocessable(vec![FieldError::new(
                         "cover",
                         "image",
-                        "the cover must be an image (image/png, image/jpeg, ...)",
+                        "the cover must be image/png, image/jpeg, image/gif or image/webp",
                     )]));
                 }
             },
@@ -211,18 +213,30 @@ async fn unsupported_media_type(req: HttpRequest) -> Result<HttpResponse, ApiErr
     ))
 }
 
-/// Multipart errors as problems: a part over its limit is a 413, anything else malformed a 400.
+/// Multipart errors as problems: a part over its limit is a 413, a missing field a 422 naming it
+/// (as with JSON and forms), anything else malformed a 400.
 #[expect(
     clippy::needless_pass_by_value,
     reason = "the signature `MultipartFormConfig::error_handler` asks for"
 )]
 pub fn multipart_error(err: MultipartError, _: &HttpRequest) -> actix_web::Error {
-    let status = match &err {
-        MultipartError::Payload(PayloadError::Overflow) => StatusCode::PAYLOAD_TOO_LARGE,
-        MultipartError::ContentTypeIncompatible => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    ApiError::new(status, format!("multipart body: {err}")).into()
+    match &err {
+        MultipartError::MissingField(field) => ApiError::unprocessable(vec![FieldError::new(
+            field.clone(),
+            "required",
+            "is required",
+        )]),
+        MultipartError::Payload(PayloadError::Overflow) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("multipart body: {err}"),
+        ),
+        MultipartError::ContentTypeIncompatible => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("multipart body: {err}"),
+        ),
+        _ => ApiError::bad_request(format!("multipart body: {err}")),
+    }
+    .into()
 }
 
 /// GET /books/{id}/cover: the uploaded file, with the type it was uploaded with.

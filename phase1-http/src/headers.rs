@@ -58,10 +58,11 @@ pub fn negotiate(
     }
     let accept = Accept::parse(req)
         .map_err(|_| ApiError::bad_request("the Accept header is not a list of media types"))?;
+    // `q=0` refuses a type; compare essences, since we offer `text/csv; charset=utf-8`.
     let refused = |m: &mime::Mime| {
         accept
             .iter()
-            .any(|item| item.quality == Quality::ZERO && &item.item == m)
+            .any(|item| item.quality == Quality::ZERO && item.item.essence_str() == m.essence_str())
     };
     let acceptable = accept
         .ranked()

@@ -38,9 +38,26 @@ pub const DEFAULT_PORT: u16 = 8001;
 /// The port `cargo run -p phase1-http -- raw` listens on.
 pub const RAW_DEFAULT_PORT: u16 = 8010;
 
-/// Every route of phase 1, around one shared library of books.
-pub fn configure(cfg: &mut web::ServiceConfig, library: web::Data<store::Library>) {
-    cfg.app_data(library)
+/// What phase 1's routes share across workers: the library and the rate limiter.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub library: web::Data<store::Library>,
+    pub limiter: web::Data<status_codes::FixedWindow>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            library: web::Data::new(store::Library::default()),
+            limiter: status_codes::limiter(),
+        }
+    }
+}
+
+/// Every route of phase 1, around one shared state.
+pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
+    cfg.app_data(state.library)
+        .app_data(state.limiter)
         .app_data(web::PayloadConfig::new(bodies::BODY_LIMIT))
         .app_data(
             MultipartFormConfig::default()
@@ -56,6 +73,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, library: web::Data<store::Library
 
 /// Phase 1's app on `listener`, with an empty library.
 pub fn serve(listener: TcpListener) -> io::Result<Server> {
-    let library = web::Data::new(store::Library::default());
-    common::server::serve(listener, move |cfg| configure(cfg, library.clone()))
+    let state = State::default();
+    common::server::serve(listener, move |cfg| configure(cfg, state.clone()))
 }

@@ -35,7 +35,7 @@ const COLLECTION_ALLOW: &str = "GET, HEAD, POST, OPTIONS";
 const ITEM_ALLOW: &str = "GET, HEAD, PUT, PATCH, DELETE, OPTIONS";
 
 /// GET or HEAD.
-fn read() -> actix_web::Route {
+pub(crate) fn read() -> actix_web::Route {
     web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
@@ -47,9 +47,21 @@ fn options(allow: &'static str) -> actix_web::Route {
     })
 }
 
-fn not_allowed(allow: &'static str) -> actix_web::Route {
+pub(crate) fn not_allowed(allow: &'static str) -> actix_web::Route {
     web::route()
         .to(move || async move { Err::<HttpResponse, _>(ApiError::method_not_allowed(allow)) })
+}
+
+/// A resource that only reads: GET and HEAD, and a 405 with `Allow` for anything else.
+pub(crate) fn read_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(read().to(handler))
+        .default_service(not_allowed("GET, HEAD"))
 }
 
 /// GET /books: safe. The list, in the representation `Accept` asks for.
@@ -133,5 +145,5 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(options(ITEM_ALLOW))
                 .default_service(not_allowed(ITEM_ALLOW)),
         )
-        .route("/books/{id}/cover", read().to(bodies::get_cover));
+        .service(read_only("/books/{id}/cover", bodies::get_cover));
 }

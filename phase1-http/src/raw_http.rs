@@ -8,8 +8,8 @@
 //! **Rust:** tokio's `TcpListener` accepts connections and each one gets a task. HTTP/1.1 is text: a
 //! request line (`GET /echo HTTP/1.1`), header lines, an empty line, then `Content-Length` bytes of
 //! body. [`serve`] parses exactly that, answers, and keeps the connection open for the next request
-//! (keep-alive is the default in HTTP/1.1) until the client sends `Connection: close`, goes quiet
-//! for [`IDLE_TIMEOUT`], or sends something that is not HTTP, which gets a 400 and a closed
+//! (keep-alive is the default in HTTP/1.1) until the client sends `Connection: close`, takes longer
+//! than [`IDLE_TIMEOUT`] to send a request, or sends something that is not HTTP, which gets a 400 and a closed
 //! connection. Limits on the head and body keep a client from exhausting memory.
 //!
 //! [`inspect`] is the client side: it writes a request by hand and returns the raw bytes both ways,
@@ -30,7 +30,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWrite
 use tokio::net::{TcpListener, TcpStream};
 use url::Url;
 
-/// How long a connection may sit idle between requests.
+/// How long a connection may take to send its next request, from the end of the last one.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest request head (request line and headers) accepted.
 const MAX_HEAD: usize = 8 * 1024;
@@ -330,7 +330,16 @@ pub async fn handle_connection<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> 
 /// Accepts connections forever, one task each.
 pub async fn serve(listener: TcpListener) -> io::Result<()> {
     loop {
-        let (stream, peer) = listener.accept().await?;
+        // Accepting can fail for one connection (it was reset) or for a while (out of file
+        // descriptors): log it, pause, and keep serving.
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                tracing::warn!(error = %err, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
         tokio::spawn(async move {
             if let Err(err) = handle_connection(stream).await {
                 tracing::debug!(%peer, error = %err, "connection ended with an error");

@@ -45,6 +45,7 @@ use common::extract::Path;
 use serde::Deserialize;
 
 use crate::headers::{Credentials, credentials};
+use crate::methods::read_only;
 
 #[derive(Debug, Deserialize)]
 struct RedirectCode {
@@ -187,17 +188,22 @@ async fn crash() -> Result<HttpResponse, ApiError> {
     )))
 }
 
+/// The limiter of `/status/limited`: 3 requests per 10 s per client address. Create it once per
+/// server, not per worker, or each worker would count on its own.
+pub fn limiter() -> web::Data<FixedWindow> {
+    web::Data::new(FixedWindow::new(3, Duration::from_secs(10)))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::Data::new(FixedWindow::new(3, Duration::from_secs(10))))
-        .service(
-            web::scope("/status")
-                .route("/redirect/{code}", web::route().to(redirect))
-                .route("/method", web::route().to(which_method))
-                .route("/cached", web::get().to(cached))
-                .route("/admin", web::get().to(admin_only))
-                .route("/limited", web::get().to(limited))
-                .route("/crash", web::get().to(crash)),
-        );
+    cfg.service(
+        web::scope("/status")
+            .route("/redirect/{code}", web::route().to(redirect))
+            .route("/method", web::route().to(which_method))
+            .service(read_only("/cached", cached))
+            .service(read_only("/admin", admin_only))
+            .service(read_only("/limited", limited))
+            .service(read_only("/crash", crash)),
+    );
 }
 
 #[cfg(test)]

@@ -24,7 +24,12 @@ pub struct Cover {
 #[derive(Debug, PartialEq, Eq)]
 pub enum StoreError {
     NotFound(u64),
-    DuplicateIsbn { isbn: String, id: u64 },
+    DuplicateIsbn {
+        isbn: String,
+        id: u64,
+    },
+    /// A `PUT` took the largest id there is, so `POST` has none left to hand out.
+    NoIdsLeft,
 }
 
 impl From<StoreError> for ApiError {
@@ -34,6 +39,7 @@ impl From<StoreError> for ApiError {
             StoreError::DuplicateIsbn { isbn, id } => {
                 ApiError::conflict(format!("book {id} already has ISBN {isbn}"))
             }
+            StoreError::NoIdsLeft => ApiError::conflict("no book ids are left to hand out"),
         }
     }
 }
@@ -130,7 +136,7 @@ impl Library {
     pub fn create(&self, new: NewBook, cover: Option<Cover>) -> Result<Book, StoreError> {
         let mut inner = self.write();
         inner.check_isbn(new.isbn13.as_ref(), 0)?;
-        inner.last_id += 1;
+        inner.last_id = inner.last_id.checked_add(1).ok_or(StoreError::NoIdsLeft)?;
         let book = build(inner.last_id, new, cover.as_ref());
         inner.books.insert(book.id, (book.clone(), cover));
         Ok(book)

@@ -235,17 +235,28 @@ async fn form_and_multipart_type_errors_name_the_field() {
 
     let (content_type, body) = multipart(&[("author", "A"), ("year", "2000")], None);
     let missing = api.post(&content_type, body).await;
-    problem_status(missing, 400).await;
+    assert_eq!(problem(missing, 422).await.errors[0].field, "title");
 }
 
 #[tokio::test]
 async fn a_cover_must_be_a_small_image() {
     let api = Api::start();
     let fields = [("title", "T"), ("author", "A"), ("year", "2000")];
-    let (content_type, body) =
-        multipart(&fields, Some(("text/html", b"<script>alert(1)</script>")));
-    let html = api.post(&content_type, body).await;
-    assert_eq!(problem(html, 422).await.errors[0].field, "cover");
+    for (kind, bytes) in [
+        ("text/html", &b"<script>alert(1)</script>"[..]),
+        (
+            "image/svg+xml",
+            &b"<svg><script>alert(1)</script></svg>"[..],
+        ),
+    ] {
+        let (content_type, body) = multipart(&fields, Some((kind, bytes)));
+        let refused = api.post(&content_type, body).await;
+        assert_eq!(
+            problem(refused, 422).await.errors[0].field,
+            "cover",
+            "{kind}"
+        );
+    }
 
     let big = vec![0u8; 1024 * 1024 + 1];
     let (content_type, body) = multipart(&fields, Some(("image/png", &big)));
@@ -317,5 +328,42 @@ async fn inspect_shows_the_bytes_on_the_wire() {
         phase1_http::raw_http::inspect("https://example.com/")
             .await
             .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_put_to_the_last_id_leaves_post_a_clear_conflict() {
+    let api = Api::start();
+    let book = json!({"title": "Last", "author": "A", "year": 2000});
+    let put = api
+        .request(Method::PUT, &format!("/books/{}", u64::MAX))
+        .json(&book)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::CREATED);
+    let post = api
+        .request(Method::POST, "/books")
+        .json(&book)
+        .send()
+        .await
+        .unwrap();
+    problem_status(post, 409).await;
+}
+
+#[tokio::test]
+async fn a_refused_type_is_not_chosen_through_a_wildcard() {
+    let api = Api::start();
+    let response = api
+        .request(Method::GET, "/books")
+        .header(ACCEPT, "text/*, text/csv;q=0")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
     );
 }

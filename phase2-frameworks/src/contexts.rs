@@ -8,7 +8,8 @@
 //!
 //! **Rust:** no globals, two explicit places:
 //! - application state is `web::Data<T>`, created once and shared by every worker (an `Arc`):
-//!   [`AppStats`] counts requests with an atomic, so sharing it needs no lock;
+//!   [`AppStats`] counts the API's requests (those under `/api`) with an atomic, so sharing it
+//!   needs no lock;
 //! - request state lives in the request's *extensions*, a type-keyed map that dies with the request:
 //!   tracing-actix-web's middleware puts a [`RequestId`] there (and into the request's log span),
 //!   [`request_context`] middleware copies it into an `X-Request-Id` response header, and a handler
@@ -71,7 +72,7 @@ pub async fn request_context(
 pub struct Context {
     /// This request's id (request state), also in `X-Request-Id` and in the log line.
     pub request_id: String,
-    /// Requests this server has seen (application state).
+    /// Requests the API (`/api`) has served so far, on every worker (application state).
     pub requests_served: u64,
     pub uptime_seconds: u64,
 }

@@ -12,9 +12,10 @@
 //! - [`CurrentUser`] reads `Authorization: Bearer ...` and looks the token up in the app's
 //!   [`Users`]; a handler that takes it cannot run without a user (401 with `WWW-Authenticate`);
 //! - [`Pagination`] reads `?page=&page_size=` with defaults and bounds (422 when out of range);
-//! - the repository is `web::Data<dyn Crud<...>>` (see [`crate::viewsets`]): the app is built
-//!   around whatever implementation it is given, and `tests/dependencies.rs` gives it an in-memory
-//!   fake without changing a handler.
+//! - the author repository is `Arc<dyn Crud<...>>` in the app's `Settings` (see
+//!   [`crate::viewsets`]): the author routes run on whatever implementation they are given, and
+//!   `tests/dependencies.rs` gives them an in-memory fake without changing a handler. (Books stay on
+//!   diesel: one swappable repository is enough to show the idea.)
 //!
 //! **Why:** the compiler checks that every dependency can be built before the app starts, a handler's
 //! signature lists all it depends on, and overriding one in a test is passing a different value.
@@ -90,17 +91,12 @@ impl FromRequest for CurrentUser {
             let users = req.app_data::<web::Data<Users>>().ok_or_else(|| {
                 ApiError::internal(anyhow::anyhow!("Users is not in the app data"))
             })?;
-            let token = req
-                .headers()
-                .get(actix_web::http::header::AUTHORIZATION)
-                .and_then(|value| value.to_str().ok())
-                .and_then(|value| value.strip_prefix("Bearer "))
-                .ok_or_else(|| {
-                    ApiError::unauthorized(CHALLENGE, "send Authorization: Bearer <token>")
-                })?;
+            let token = common::extract::bearer_token(req).ok_or_else(|| {
+                ApiError::unauthorized(CHALLENGE, "send Authorization: Bearer <token>")
+            })?;
             users
                 .0
-                .get(token.trim())
+                .get(token)
                 .cloned()
                 .map(CurrentUser)
                 .ok_or_else(|| ApiError::unauthorized(CHALLENGE, "unknown token"))
@@ -116,6 +112,13 @@ pub struct Pagination {
     pub page: u32,
     #[validate(range(min = 1, max = 100))]
     pub page_size: u32,
+}
+
+impl Pagination {
+    /// How many rows come before this page.
+    pub fn offset(self) -> i64 {
+        i64::from(self.page - 1) * i64::from(self.page_size)
+    }
 }
 
 fn first_page() -> u32 {

@@ -60,7 +60,7 @@ fn author_page(conn: &mut AnyConnection, page: Pagination) -> QueryResult<Vec<Au
         .select(Author::as_select())
         .order(authors::id)
         .limit(i64::from(page.page_size))
-        .offset(i64::from(page.page - 1) * i64::from(page.page_size))
+        .offset(page.offset())
         .load(conn)
 }
 

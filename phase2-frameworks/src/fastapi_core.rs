@@ -2,8 +2,7 @@
 //!
 //! **Roadmap:** "Core: Path parameters, Query parameters, Request bodies (Pydantic models)."
 //!
-//! **Python:** `async def add_book(author_id: int = Path(ge=1), dry_run: bool = False,
-//! book: BookIn = Body(...))`: FastAPI reads each parameter's type, default and constraints,
+//! **Python:** `async def add_book(author_id: int, dry_run: bool = False, book: BookIn)`: FastAPI reads each parameter's type, default and constraints,
 //! validates them, answers 422 listing every violation, and documents all of it in OpenAPI.
 //!
 //! **Rust:** the extractors do the reading and checking ([`common::extract`]): `Path<AuthorId>`,
@@ -12,8 +11,8 @@
 //! parameters for `/openapi.json`, and `IntoParams`/`ToSchema` derive their schemas from the very
 //! structs the handler uses, so the documentation cannot drift from the code.
 //!
-//! `POST /api/authors/{author_id}/books?dry_run=true` checks a new book without saving it;
-//! without `dry_run` it creates it (201 with `Location`).
+//! `POST /api/authors/{author_id}/books?dry_run=true` checks a new book (its fields, and that the
+//! author exists) without saving it; without `dry_run` it creates it (201 with `Location`).
 //!
 //! **Why:** one declaration gives parsing, validation and documentation, as in FastAPI, and the
 //! compiler adds that the handler really uses what was declared.
@@ -51,7 +50,10 @@ pub struct AddBookQuery {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAuthorBook {
-    #[validate(length(min = 1, max = 200))]
+    #[validate(
+        length(min = 1, max = 200),
+        custom(function = "common::rules::printable")
+    )]
     pub title: String,
     #[validate(range(min = 1450, max = 2100))]
     pub year: i32,
@@ -79,7 +81,11 @@ pub(crate) async fn add_book(
     Query(AddBookQuery { dry_run }): Query<AddBookQuery>,
     ValidJson(book): ValidJson<NewAuthorBook>,
 ) -> Result<HttpResponse, ApiError> {
+    let books = books.into_inner();
     if dry_run {
+        // The same checks as a real run, short of saving.
+        let repo = books.clone();
+        blocking(move || repo.check_author(author_id)).await?;
         return Ok(HttpResponse::Ok().json(NewAuthorBookEcho {
             author_id,
             title: book.title,
@@ -94,7 +100,6 @@ pub(crate) async fn add_book(
         author_id,
         tags: book.tags,
     };
-    let books = books.into_inner();
     let created: BookRead = blocking(move || books.create(write)).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/books/{}", created.id)))

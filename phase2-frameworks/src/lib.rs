@@ -116,7 +116,6 @@ pub fn serve(listener: TcpListener, settings: Settings) -> io::Result<Server> {
             .app_data(stats.clone())
             .app_data(prices.clone())
             .app_data(web::Data::from(books.clone()))
-            .app_data(web::JsonConfig::default())
             .service(catalog)
             .service(admin)
             .route(

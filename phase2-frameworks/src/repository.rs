@@ -1,9 +1,11 @@
 //! The library's storage: the [`Crud`] implementations for authors and books, on diesel.
 //!
-//! This is the "repository" of topic 2.2: handlers know only the `Crud` trait, so a test can hand the
-//! app an in-memory fake instead (see `tests/dependencies.rs`). Each method runs its queries in one
-//! transaction on a pooled connection, and loads relations eagerly (topic 2.7): a page of books costs
-//! four queries (count, books, their authors, their tags), whatever the page size.
+//! This is the "repository" of topic 2.2: the viewset handlers know only the `Crud` trait, so a test
+//! can hand the app an in-memory fake for authors instead (see `tests/dependencies.rs`). Every write
+//! that takes more than one statement runs in a transaction; a partial update is one `UPDATE` of the
+//! fields given, so two concurrent PATCHes of different fields both land. Relations load eagerly
+//! (topic 2.7): a page of books costs four queries (count, books, their authors, their tags),
+//! whatever the page size.
 
 use std::collections::HashMap;
 
@@ -34,8 +36,10 @@ pub enum RepoError {
 impl From<DieselError> for RepoError {
     fn from(err: DieselError) -> Self {
         match err {
+            // The database's own message names constraints and columns: log it, do not show it.
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                RepoError::Conflict(info.message().to_owned())
+                tracing::info!(message = info.message(), "unique violation");
+                RepoError::Conflict("that would duplicate an existing record".to_owned())
             }
             other => RepoError::Internal(other.into()),
         }
@@ -62,10 +66,6 @@ impl From<RepoError> for ApiError {
 diesel::define_sql_function! {
     /// SQL's `LOWER`, the same on SQLite and PostgreSQL.
     fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
-
-fn offset(page: Pagination) -> i64 {
-    i64::from(page.page - 1) * i64::from(page.page_size)
 }
 
 /// `%text%` for a case-insensitive `LIKE`, with the wildcards in `text` escaped.
@@ -122,7 +122,7 @@ impl Crud for DbAuthors {
         };
         let rows = query
             .limit(i64::from(page.page_size))
-            .offset(offset(page))
+            .offset(page.offset())
             .load(&mut conn)?;
         Ok((rows.into_iter().map(AuthorRead::from).collect(), count))
     }
@@ -160,19 +160,20 @@ impl Crud for DbAuthors {
 
     fn partial_update(&self, id: i32, input: AuthorPatch) -> Result<AuthorRead, RepoError> {
         let mut conn = self.0.pool.get()?;
-        AnyConnection::transaction(&mut conn, |conn| {
-            let mut author = find_author(conn, id)?;
-            if let Some(name) = input.name {
-                author.name = name;
+        // `AsChangeset` skips `None` fields: only what the client sent is written.
+        let changes = AuthorChanges {
+            name: input.name.as_deref(),
+            bio: input.bio.as_deref(),
+        };
+        if changes.name.is_some() || changes.bio.is_some() {
+            let changed = diesel::update(authors::table.find(id))
+                .set(&changes)
+                .execute(&mut conn)?;
+            if changed == 0 {
+                return Err(no_author(id));
             }
-            if input.bio.is_some() {
-                author.bio = input.bio;
-            }
-            diesel::update(authors::table.find(id))
-                .set((authors::name.eq(&author.name), authors::bio.eq(&author.bio)))
-                .execute(conn)?;
-            Ok(author.into())
-        })
+        }
+        find_author(&mut conn, id).map(AuthorRead::from)
     }
 
     fn destroy(&self, id: i32) -> Result<(), RepoError> {
@@ -182,6 +183,23 @@ impl Crud for DbAuthors {
             _ => Ok(()),
         }
     }
+}
+
+/// The fields a PATCH of an author may change; `None` leaves a column as it is.
+#[derive(AsChangeset)]
+#[diesel(table_name = authors)]
+struct AuthorChanges<'a> {
+    name: Option<&'a str>,
+    bio: Option<&'a str>,
+}
+
+/// The same for a book.
+#[derive(AsChangeset)]
+#[diesel(table_name = books)]
+struct BookChanges<'a> {
+    title: Option<&'a str>,
+    year: Option<i32>,
+    author_id: Option<i32>,
 }
 
 fn no_author(id: i32) -> RepoError {
@@ -271,20 +289,19 @@ fn set_tags(conn: &mut AnyConnection, book_id: i32, names: &[String]) -> Result<
     // A tag named twice is one tag.
     let mut seen = std::collections::HashSet::new();
     for name in names.iter().filter(|name| seen.insert(name.as_str())) {
-        let existing: Option<i32> = tags::table
+        // Insert the tag unless it exists (a concurrent request may be creating it right now),
+        // then read its id: no check-then-insert race.
+        with_backend!(&mut *conn, |c| {
+            diesel::insert_into(tags::table)
+                .values(NewTag { name })
+                .on_conflict(tags::name)
+                .do_nothing()
+                .execute(c)
+        })?;
+        let tag_id: i32 = tags::table
             .filter(tags::name.eq(name))
             .select(tags::id)
-            .first(conn)
-            .optional()?;
-        let tag_id = match existing {
-            Some(id) => id,
-            None => with_backend!(&mut *conn, |c| {
-                diesel::insert_into(tags::table)
-                    .values(NewTag { name })
-                    .returning(tags::id)
-                    .get_result(c)
-            })?,
-        };
+            .first(conn)?;
         diesel::insert_into(book_tags::table)
             .values(BookTag { book_id, tag_id })
             .execute(conn)?;
@@ -313,6 +330,12 @@ fn check_author(conn: &mut AnyConnection, author_id: i32) -> Result<(), RepoErro
 }
 
 impl DbBooks {
+    /// A 422 on `author_id` unless the author exists.
+    pub fn check_author(&self, author_id: i32) -> Result<(), RepoError> {
+        let mut conn = self.0.pool.get()?;
+        check_author(&mut conn, author_id)
+    }
+
     fn read(conn: &mut AnyConnection, id: i32) -> Result<BookRead, RepoError> {
         let book: Book = books::table
             .find(id)
@@ -325,25 +348,29 @@ impl DbBooks {
             .ok_or_else(|| no_book(id))
     }
 
-    fn save(
+    /// Applies `changes` and, when given, the tags, in one transaction; then reads the book back.
+    fn change(
         &self,
         id: i32,
-        title: &str,
-        year: i32,
-        author_id: i32,
+        changes: &BookChanges<'_>,
         tags: Option<&[String]>,
     ) -> Result<BookRead, RepoError> {
         let mut conn = self.0.pool.get()?;
         AnyConnection::transaction(&mut conn, |conn| {
-            check_author(conn, author_id)?;
-            let changed = diesel::update(books::table.find(id))
-                .set((
-                    books::title.eq(title),
-                    books::year.eq(year),
-                    books::author_id.eq(author_id),
-                ))
-                .execute(conn)?;
-            if changed == 0 {
+            if let Some(author_id) = changes.author_id {
+                check_author(conn, author_id)?;
+            }
+            let nothing_to_set =
+                changes.title.is_none() && changes.year.is_none() && changes.author_id.is_none();
+            let exists = if nothing_to_set {
+                books::table.find(id).count().get_result::<i64>(conn)? > 0
+            } else {
+                diesel::update(books::table.find(id))
+                    .set(changes)
+                    .execute(conn)?
+                    > 0
+            };
+            if !exists {
                 return Err(no_book(id));
             }
             if let Some(tags) = tags {
@@ -383,7 +410,7 @@ impl Crud for DbBooks {
         };
         let rows = query
             .limit(i64::from(page.page_size))
-            .offset(offset(page))
+            .offset(page.offset())
             .load(&mut conn)?;
         Ok((with_relations(&mut conn, rows)?, count))
     }
@@ -414,24 +441,21 @@ impl Crud for DbBooks {
     }
 
     fn update(&self, id: i32, input: BookWrite) -> Result<BookRead, RepoError> {
-        self.save(
-            id,
-            &input.title,
-            input.year,
-            input.author_id,
-            Some(&input.tags),
-        )
+        let changes = BookChanges {
+            title: Some(&input.title),
+            year: Some(input.year),
+            author_id: Some(input.author_id),
+        };
+        self.change(id, &changes, Some(&input.tags))
     }
 
     fn partial_update(&self, id: i32, input: BookPatch) -> Result<BookRead, RepoError> {
-        let current = self.retrieve(id)?;
-        self.save(
-            id,
-            input.title.as_deref().unwrap_or(&current.title),
-            input.year.unwrap_or(current.year),
-            input.author_id.unwrap_or(current.author.id),
-            input.tags.as_deref(),
-        )
+        let changes = BookChanges {
+            title: input.title.as_deref(),
+            year: input.year,
+            author_id: input.author_id,
+        };
+        self.change(id, &changes, input.tags.as_deref())
     }
 
     fn destroy(&self, id: i32) -> Result<(), RepoError> {

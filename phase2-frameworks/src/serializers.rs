@@ -61,10 +61,13 @@ pub struct BookNested {
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorWrite {
-    #[validate(length(min = 1, max = 100))]
+    #[validate(
+        length(min = 1, max = 100),
+        custom(function = "common::rules::printable")
+    )]
     pub name: String,
     #[serde(default)]
-    #[validate(length(max = 2000))]
+    #[validate(length(max = 2000), custom(function = "common::rules::printable"))]
     pub bio: Option<String>,
 }
 
@@ -72,17 +75,21 @@ pub struct AuthorWrite {
 #[derive(Debug, Clone, Default, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorPatch {
-    #[validate(length(min = 1, max = 100))]
+    #[validate(
+        length(min = 1, max = 100),
+        custom(function = "common::rules::printable")
+    )]
     pub name: Option<String>,
-    #[validate(length(max = 2000))]
+    #[validate(length(max = 2000), custom(function = "common::rules::printable"))]
     pub bio: Option<String>,
 }
 
 /// Filters for the author list.
-#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams, Validate)]
 #[into_params(parameter_in = Query)]
 pub struct AuthorFilter {
     /// Only authors whose name contains this text (case-insensitive).
+    #[validate(custom(function = "common::rules::printable"))]
     pub search: Option<String>,
 }
 
@@ -128,7 +135,10 @@ impl From<Tag> for TagRead {
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BookWrite {
-    #[validate(length(min = 1, max = 200))]
+    #[validate(
+        length(min = 1, max = 200),
+        custom(function = "common::rules::printable")
+    )]
     pub title: String,
     #[validate(range(min = 1450, max = 2100))]
     pub year: i32,
@@ -143,7 +153,10 @@ pub struct BookWrite {
 #[derive(Debug, Clone, Default, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BookPatch {
-    #[validate(length(min = 1, max = 200))]
+    #[validate(
+        length(min = 1, max = 200),
+        custom(function = "common::rules::printable")
+    )]
     pub title: Option<String>,
     #[validate(range(min = 1450, max = 2100))]
     pub year: Option<i32>,
@@ -153,7 +166,7 @@ pub struct BookPatch {
 }
 
 /// Filters for the book list, as DRF's `filterset_fields` would give.
-#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams, Validate)]
 #[into_params(parameter_in = Query)]
 pub struct BookFilter {
     /// Only books by this author.
@@ -163,7 +176,9 @@ pub struct BookFilter {
     /// Only books published in or before this year.
     pub year_max: Option<i32>,
     /// Only books with this tag.
+    #[validate(custom(function = "common::rules::printable"))]
     pub tag: Option<String>,
     /// Only books whose title contains this text (case-insensitive).
+    #[validate(custom(function = "common::rules::printable"))]
     pub search: Option<String>,
 }

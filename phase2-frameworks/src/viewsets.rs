@@ -54,7 +54,7 @@ pub trait Crud: Send + Sync + 'static {
     /// The shape of a partial update.
     type Patch: DeserializeOwned + Validate + ToSchema + Send + 'static;
     /// The filters the list takes from the query string.
-    type Filter: DeserializeOwned + IntoParams + Send + 'static;
+    type Filter: DeserializeOwned + IntoParams + Validate + Send + 'static;
 
     /// The fields `?ordering=` may name (`-field` sorts descending).
     fn ordering_fields(&self) -> &'static [&'static str];
@@ -147,6 +147,7 @@ async fn list<C: Crud + ?Sized>(
     Query(filter): Query<C::Filter>,
     Query(OrderingParam { ordering }): Query<OrderingParam>,
 ) -> Result<HttpResponse, ApiError> {
+    filter.validate()?;
     let ordering = ordering
         .map(|value| Ordering::parse(&value, repo.ordering_fields()))
         .transpose()?;

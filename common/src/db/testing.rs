@@ -44,8 +44,18 @@ impl TestDatabase {
             return None;
         }
         let name = unique_name("roadmap_test");
-        let mut admin = PgConnection::establish(&admin_url)
-            .unwrap_or_else(|err| panic!("cannot reach PostgreSQL at DATABASE_URL: {err}"));
+        let mut admin = match PgConnection::establish(&admin_url) {
+            Ok(admin) => admin,
+            Err(err) => {
+                // Unreachable is a skip, like unset, unless the tests must use the real service.
+                assert!(
+                    !crate::testing::services_required(),
+                    "cannot reach PostgreSQL at DATABASE_URL: {err}"
+                );
+                eprintln!("PostgreSQL at DATABASE_URL is unreachable ({err}): skipped");
+                return None;
+            }
+        };
         diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
             .execute(&mut admin)
             .expect("create a test database");
