@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use common::ApiError;
 use common::db::models::{Author, Book, BookTag, NewAuthor, NewBook, NewTag, Tag};
 use common::db::schema::{authors, book_tags, books, tags};
-use common::db::{AnyConnection, Database, MultiBackend};
+use common::db::{AnyConnection, Database, MultiBackend, write_transaction};
 use common::with_backend;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -356,7 +356,7 @@ impl DbBooks {
         tags: Option<&[String]>,
     ) -> Result<BookRead, RepoError> {
         let mut conn = self.0.pool.get()?;
-        AnyConnection::transaction(&mut conn, |conn| {
+        write_transaction(&mut conn, |conn| {
             if let Some(author_id) = changes.author_id {
                 check_author(conn, author_id)?;
             }
@@ -422,7 +422,7 @@ impl Crud for DbBooks {
 
     fn create(&self, input: BookWrite) -> Result<BookRead, RepoError> {
         let mut conn = self.0.pool.get()?;
-        AnyConnection::transaction(&mut conn, |conn| {
+        write_transaction(&mut conn, |conn| {
             check_author(conn, input.author_id)?;
             let new = NewBook {
                 author_id: input.author_id,

@@ -286,6 +286,43 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// Runs `work` in a transaction that may write.
+///
+/// On PostgreSQL it is an ordinary transaction. On SQLite it begins with `BEGIN IMMEDIATE`, taking
+/// the write lock first: a default (deferred) transaction that reads and then writes cannot wait for
+/// another writer, and fails with "database is locked" as soon as one commits in between, which
+/// under concurrent requests is often. An immediate one waits its turn (up to the busy timeout).
+pub fn write_transaction<T, E>(
+    conn: &mut AnyConnection,
+    work: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+
+    let AnyConnection::Sqlite(sqlite) = conn else {
+        return conn.transaction(work);
+    };
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    let result = work(conn);
+    let AnyConnection::Sqlite(sqlite) = conn else {
+        return Err(diesel::result::Error::BrokenTransactionManager.into());
+    };
+    match result {
+        Ok(value) => {
+            AnsiTransactionManager::commit_transaction(sqlite)?;
+            Ok(value)
+        }
+        Err(err) => {
+            // The work's error is the one to report; a failed rollback leaves the connection
+            // broken, which the pool notices and replaces.
+            let _ = AnsiTransactionManager::rollback_transaction(sqlite);
+            Err(err)
+        }
+    }
+}
+
 /// Runs `body` with `conn` bound to the concrete connection inside an [`AnyConnection`].
 ///
 /// `MultiConnection` runs what both backends understand the same way; `INSERT ... RETURNING` is not
