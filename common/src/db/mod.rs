@@ -65,8 +65,16 @@ impl std::fmt::Debug for MigrationSet {
 /// The library schema every phase shares: authors, books, tags.
 pub static LIBRARY: MigrationSet = MigrationSet {
     name: "library",
-    sqlite: embed_migrations!("migrations/sqlite"),
-    postgres: embed_migrations!("migrations/postgres"),
+    sqlite: embed_migrations!("migrations/library/sqlite"),
+    postgres: embed_migrations!("migrations/library/postgres"),
+};
+
+/// Readers' reviews of the library's books (phase 3): reviews, then reviewers in a table of their
+/// own (a data migration, topic 3.5).
+pub static REVIEWS: MigrationSet = MigrationSet {
+    name: "reviews",
+    sqlite: embed_migrations!("migrations/reviews/sqlite"),
+    postgres: embed_migrations!("migrations/reviews/postgres"),
 };
 
 /// Several sets as one source, so that "the last migration" means the last of them all.

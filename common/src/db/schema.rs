@@ -1,5 +1,7 @@
-//! The tables, as diesel sees them. Written by hand to match `migrations/`; `diesel print-schema`
-//! would generate the same.
+//! The tables, as diesel sees them. Written by hand to match `migrations/` after every migration
+//! has run; `diesel print-schema` would generate the same. `reviews` and `reviewers` come from the
+//! `REVIEWS` migrations, which only phase 3 runs; diesel needs every table that may be joined with
+//! another declared in the same crate, so they are declared here.
 
 diesel::table! {
     authors (id) {
@@ -32,8 +34,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    reviews (id) {
+        id -> Integer,
+        book_id -> Integer,
+        rating -> Integer,
+        body -> Text,
+        reviewer_id -> Integer,
+    }
+}
+
+diesel::table! {
+    reviewers (id) {
+        id -> Integer,
+        name -> Text,
+    }
+}
+
 diesel::joinable!(books -> authors (author_id));
+diesel::joinable!(reviews -> books (book_id));
+diesel::joinable!(reviews -> reviewers (reviewer_id));
 diesel::joinable!(book_tags -> books (book_id));
 diesel::joinable!(book_tags -> tags (tag_id));
 
-diesel::allow_tables_to_appear_in_same_query!(authors, books, tags, book_tags);
+diesel::allow_tables_to_appear_in_same_query!(authors, books, tags, book_tags, reviews, reviewers);

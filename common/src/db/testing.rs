@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
-use super::{Backend, Database};
+use super::{Backend, Database, LIBRARY, MigrationSet};
 use crate::testing::{service_url, unique_name};
+
+const LIBRARY_SCHEMA: &[&MigrationSet] = &[&LIBRARY];
 
 /// A migrated, empty database that disappears when dropped.
 #[derive(Debug)]
@@ -22,19 +24,29 @@ enum Cleanup {
 }
 
 impl TestDatabase {
-    /// A SQLite database in a temporary file.
+    /// A SQLite database in a temporary file, with the library schema.
     pub fn sqlite() -> Self {
+        Self::sqlite_with(LIBRARY_SCHEMA)
+    }
+
+    /// A SQLite database in a temporary file, migrated with `schema`.
+    pub fn sqlite_with(schema: &'static [&'static MigrationSet]) -> Self {
         let path = std::env::temp_dir().join(format!("{}.sqlite3", unique_name("roadmap")));
         let url = path.to_string_lossy().into_owned();
         Self {
-            database: Database::connect(&url).expect("create a SQLite test database"),
+            database: Database::connect_with(&url, schema).expect("create a SQLite test database"),
             cleanup: Cleanup::SqliteFile(path),
         }
     }
 
-    /// A fresh database on the PostgreSQL server `DATABASE_URL` names, or `None` when it names none
-    /// (a failure instead, with `REQUIRE_SERVICES=1`).
+    /// A fresh database with the library schema on the PostgreSQL server `DATABASE_URL` names, or
+    /// `None` when it names none (a failure instead, with `REQUIRE_SERVICES=1`).
     pub fn postgres() -> Option<Self> {
+        Self::postgres_with(LIBRARY_SCHEMA)
+    }
+
+    /// The same, migrated with `schema`.
+    pub fn postgres_with(schema: &'static [&'static MigrationSet]) -> Option<Self> {
         let admin_url = service_url("DATABASE_URL")?;
         if Backend::of(&admin_url) != Backend::Postgres {
             assert!(
@@ -62,15 +74,21 @@ impl TestDatabase {
         let mut url = url::Url::parse(&admin_url).expect("DATABASE_URL is a URL");
         url.set_path(&name);
         Some(Self {
-            database: Database::connect(url.as_str()).expect("connect to the test database"),
+            database: Database::connect_with(url.as_str(), schema)
+                .expect("connect to the test database"),
             cleanup: Cleanup::PostgresDatabase { admin_url, name },
         })
     }
 
     /// SQLite always, and PostgreSQL too when `DATABASE_URL` is set: run a test on each.
     pub fn all() -> Vec<Self> {
-        std::iter::once(Self::sqlite())
-            .chain(Self::postgres())
+        Self::all_with(LIBRARY_SCHEMA)
+    }
+
+    /// The same, migrated with `schema`.
+    pub fn all_with(schema: &'static [&'static MigrationSet]) -> Vec<Self> {
+        std::iter::once(Self::sqlite_with(schema))
+            .chain(Self::postgres_with(schema))
             .collect()
     }
 }

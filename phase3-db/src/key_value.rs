@@ -1,0 +1,453 @@
+//! 3.8 Redis: a cache with expiry, atomic counters and plain key-value storage.
+//!
+//! **Roadmap:** "Redis: Caching, simple key-value storage."
+//!
+//! **Python:** `redis.asyncio.Redis`: `await r.set("k", "v", ex=60)`, `await r.incr("hits")`,
+//! `await r.get("k")`; tests swap in `fakeredis`.
+//!
+//! **Rust:** the [`KeyValue`] trait says what the API needs (get, set with an optional time to live,
+//! delete, atomic increment, time left); [`RedisStore`] implements it with the async `redis` crate
+//! over a `ConnectionManager` (one multiplexed connection that reconnects by itself), and
+//! [`MemoryStore`] in process, with the same semantics: expiry, and `INCR` refusing a value that is
+//! not an integer. `tests/key_value.rs` runs one test suite against both, Redis when `REDIS_URL`
+//! is set. The server uses Redis when `REDIS_URL` is set and the in-process store otherwise; the
+//! `X-Store` header says which.
+//!
+//! Routes: `GET|PUT|DELETE /kv/{key}` (PUT takes `{"value": "...", "ttl_seconds": 60}`),
+//! `POST /counters/{name}?by=1` (atomic), and `GET /reports/tags/cached`, the tag report
+//! of topic 3.1 cached for 30 seconds (`X-Cache: hit` or `miss`).
+//!
+//! **Why:** a trait with two implementations lets every test run without a server and the real one
+//! run in CI; `INCR` is atomic in Redis and under a lock in process, so counters never lose a hit.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, delete, get, post, put, web};
+use common::ApiError;
+use common::db::{Database, blocking};
+use common::extract::{Path, Query, ValidJson};
+use redis::AsyncCommands;
+use serde::{Deserialize, Serialize};
+use validator::Validate;
+
+use crate::core_vs_orm::{TagReport, report_orm};
+
+/// Why the store refused.
+#[derive(Debug)]
+pub enum KvError {
+    /// `INCR` on a value that is not an integer.
+    NotAnInteger(String),
+    /// The store itself failed (Redis unreachable, ...).
+    Unavailable(anyhow::Error),
+}
+
+impl From<KvError> for ApiError {
+    fn from(err: KvError) -> Self {
+        match err {
+            KvError::NotAnInteger(key) => {
+                ApiError::conflict(format!("`{key}` holds a value that is not an integer"))
+            }
+            KvError::Unavailable(cause) => {
+                tracing::error!(error = %format_args!("{cause:#}"), "key-value store failed");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the key-value store is unavailable",
+                )
+            }
+        }
+    }
+}
+
+/// What the API needs from a key-value store.
+pub trait KeyValue: Send + Sync + 'static {
+    fn get(&self, key: &str) -> impl Future<Output = Result<Option<String>, KvError>> + Send;
+    /// Stores `value`; with a `ttl` it disappears after that long.
+    fn set(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Option<Duration>,
+    ) -> impl Future<Output = Result<(), KvError>> + Send;
+    /// Whether there was something to delete.
+    fn delete(&self, key: &str) -> impl Future<Output = Result<bool, KvError>> + Send;
+    /// Adds `by` to the integer at `key` (0 if absent), atomically; returns the new value.
+    fn increment(&self, key: &str, by: i64) -> impl Future<Output = Result<i64, KvError>> + Send;
+    /// How long `key` has left, if it exists and expires.
+    fn time_to_live(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Duration>, KvError>> + Send;
+}
+
+/// The in-process store: a map behind a mutex, entries with an optional deadline.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    entries: Mutex<HashMap<String, (String, Option<Instant>)>>,
+}
+
+impl MemoryStore {
+    /// The live entries; an expired one is removed the first time it is looked at, as Redis does
+    /// lazily.
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Option<Instant>)>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn live<'a>(
+        entries: &'a mut HashMap<String, (String, Option<Instant>)>,
+        key: &str,
+    ) -> Option<&'a mut (String, Option<Instant>)> {
+        if entries
+            .get(key)
+            .is_some_and(|(_, deadline)| deadline.is_some_and(|d| d <= Instant::now()))
+        {
+            entries.remove(key);
+        }
+        entries.get_mut(key)
+    }
+}
+
+impl KeyValue for MemoryStore {
+    async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
+        Ok(Self::live(&mut self.entries(), key).map(|(value, _)| value.clone()))
+    }
+
+    async fn set(&self, key: &str, value: &str, ttl: Option<Duration>) -> Result<(), KvError> {
+        let deadline = ttl.map(|ttl| Instant::now() + ttl);
+        self.entries()
+            .insert(key.to_owned(), (value.to_owned(), deadline));
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, KvError> {
+        let mut entries = self.entries();
+        let existed = Self::live(&mut entries, key).is_some();
+        entries.remove(key);
+        Ok(existed)
+    }
+
+    async fn increment(&self, key: &str, by: i64) -> Result<i64, KvError> {
+        let mut entries = self.entries();
+        let (value, deadline) = match Self::live(&mut entries, key) {
+            Some(entry) => entry.clone(),
+            None => ("0".to_owned(), None),
+        };
+        let current: i64 = value
+            .parse()
+            .map_err(|_| KvError::NotAnInteger(key.to_owned()))?;
+        let next = current
+            .checked_add(by)
+            .ok_or_else(|| KvError::NotAnInteger(key.to_owned()))?;
+        entries.insert(key.to_owned(), (next.to_string(), deadline));
+        Ok(next)
+    }
+
+    async fn time_to_live(&self, key: &str) -> Result<Option<Duration>, KvError> {
+        Ok(Self::live(&mut self.entries(), key)
+            .and_then(|(_, deadline)| *deadline)
+            .map(|deadline| deadline.saturating_duration_since(Instant::now())))
+    }
+}
+
+/// Redis, through one reconnecting, multiplexed connection. Every key is prefixed, so several
+/// apps (or tests) can share one Redis without meeting.
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: redis::aio::ConnectionManager,
+    prefix: String,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RedisStore({})", self.prefix)
+    }
+}
+
+fn unavailable(err: redis::RedisError) -> KvError {
+    KvError::Unavailable(err.into())
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://127.0.0.1:6379`); keys are stored as `{prefix}:{key}`.
+    pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url)?;
+        let connection =
+            tokio::time::timeout(Duration::from_secs(5), client.get_connection_manager())
+                .await
+                .map_err(|_| anyhow::anyhow!("no answer from Redis at {url} within 5 s"))??;
+        Ok(Self {
+            connection,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}:{key}", self.prefix)
+    }
+}
+
+impl KeyValue for RedisStore {
+    async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
+        self.connection
+            .clone()
+            .get(self.key(key))
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn set(&self, key: &str, value: &str, ttl: Option<Duration>) -> Result<(), KvError> {
+        let mut connection = self.connection.clone();
+        let key = self.key(key);
+        match ttl {
+            // PX: milliseconds, so sub-second TTLs behave as in the in-process store.
+            Some(ttl) => {
+                let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+                connection.pset_ex(key, value, millis).await
+            }
+            None => connection.set(key, value).await,
+        }
+        .map_err(unavailable)
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, KvError> {
+        let removed: i64 = self
+            .connection
+            .clone()
+            .del(self.key(key))
+            .await
+            .map_err(unavailable)?;
+        Ok(removed > 0)
+    }
+
+    async fn increment(&self, key: &str, by: i64) -> Result<i64, KvError> {
+        self.connection
+            .clone()
+            .incr(self.key(key), by)
+            .await
+            .map_err(|err| {
+                // Redis answers INCR on a non-integer with an error of its own kind.
+                if err.to_string().contains("not an integer") {
+                    KvError::NotAnInteger(key.to_owned())
+                } else {
+                    unavailable(err)
+                }
+            })
+    }
+
+    async fn time_to_live(&self, key: &str) -> Result<Option<Duration>, KvError> {
+        // PTTL: -2 no such key, -1 no expiry, otherwise milliseconds left.
+        let millis: i64 = self
+            .connection
+            .clone()
+            .pttl(self.key(key))
+            .await
+            .map_err(unavailable)?;
+        Ok(u64::try_from(millis).ok().map(Duration::from_millis))
+    }
+}
+
+/// The store the server uses: Redis when configured, in process otherwise.
+#[derive(Debug)]
+pub enum Store {
+    Memory(MemoryStore),
+    Redis(RedisStore),
+}
+
+impl Store {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Store::Memory(_) => "memory",
+            Store::Redis(_) => "redis",
+        }
+    }
+}
+
+impl KeyValue for Store {
+    async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
+        match self {
+            Store::Memory(store) => store.get(key).await,
+            Store::Redis(store) => store.get(key).await,
+        }
+    }
+
+    async fn set(&self, key: &str, value: &str, ttl: Option<Duration>) -> Result<(), KvError> {
+        match self {
+            Store::Memory(store) => store.set(key, value, ttl).await,
+            Store::Redis(store) => store.set(key, value, ttl).await,
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, KvError> {
+        match self {
+            Store::Memory(store) => store.delete(key).await,
+            Store::Redis(store) => store.delete(key).await,
+        }
+    }
+
+    async fn increment(&self, key: &str, by: i64) -> Result<i64, KvError> {
+        match self {
+            Store::Memory(store) => store.increment(key, by).await,
+            Store::Redis(store) => store.increment(key, by).await,
+        }
+    }
+
+    async fn time_to_live(&self, key: &str) -> Result<Option<Duration>, KvError> {
+        match self {
+            Store::Memory(store) => store.time_to_live(key).await,
+            Store::Redis(store) => store.time_to_live(key).await,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct KeyPath {
+    key: String,
+}
+
+#[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+struct PutValue {
+    #[validate(length(max = 65536))]
+    value: String,
+    /// Seconds until the value disappears; it stays when absent.
+    #[validate(range(min = 1, max = 31_536_000))]
+    ttl_seconds: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+struct Entry {
+    key: String,
+    value: String,
+    ttl_seconds: Option<u64>,
+}
+
+fn with_store(
+    store: &Store,
+    mut response: actix_web::HttpResponseBuilder,
+) -> actix_web::HttpResponseBuilder {
+    response.insert_header(("X-Store", store.name()));
+    response
+}
+
+fn check_key(key: &str) -> Result<(), ApiError> {
+    if key.is_empty() || key.len() > 200 || key.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "a key is 1 to 200 printable characters",
+        ));
+    }
+    Ok(())
+}
+
+/// `GET /kv/{key}`: the value and its time left, or 404.
+#[get("/kv/{key}")]
+pub(crate) async fn get_value(
+    store: web::Data<Store>,
+    Path(KeyPath { key }): Path<KeyPath>,
+) -> Result<HttpResponse, ApiError> {
+    check_key(&key)?;
+    let value = store
+        .get(&key)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no key `{key}`")))?;
+    let ttl = store.time_to_live(&key).await?;
+    Ok(with_store(&store, HttpResponse::Ok()).json(Entry {
+        ttl_seconds: ttl.map(|ttl| ttl.as_secs()),
+        key,
+        value,
+    }))
+}
+
+/// `PUT /kv/{key}`: stores a value, with an optional time to live.
+#[put("/kv/{key}")]
+pub(crate) async fn put_value(
+    store: web::Data<Store>,
+    Path(KeyPath { key }): Path<KeyPath>,
+    ValidJson(body): ValidJson<PutValue>,
+) -> Result<HttpResponse, ApiError> {
+    check_key(&key)?;
+    store
+        .set(&key, &body.value, body.ttl_seconds.map(Duration::from_secs))
+        .await?;
+    Ok(with_store(&store, HttpResponse::Ok()).json(Entry {
+        key,
+        value: body.value,
+        ttl_seconds: body.ttl_seconds,
+    }))
+}
+
+/// `DELETE /kv/{key}`: 204, or 404 when there was nothing.
+#[delete("/kv/{key}")]
+pub(crate) async fn delete_value(
+    store: web::Data<Store>,
+    Path(KeyPath { key }): Path<KeyPath>,
+) -> Result<HttpResponse, ApiError> {
+    check_key(&key)?;
+    if store.delete(&key).await? {
+        Ok(with_store(&store, HttpResponse::NoContent()).finish())
+    } else {
+        Err(ApiError::not_found(format!("no key `{key}`")))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CounterPath {
+    name: String,
+}
+
+#[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+struct Increment {
+    #[serde(default = "one")]
+    #[validate(range(min = -1_000_000, max = 1_000_000))]
+    by: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// `POST /counters/{name}?by=1`: adds `by` (1 by default) atomically and returns the new value.
+#[post("/counters/{name}")]
+pub(crate) async fn increment(
+    store: web::Data<Store>,
+    Path(CounterPath { name }): Path<CounterPath>,
+    Query(Increment { by }): Query<Increment>,
+) -> Result<HttpResponse, ApiError> {
+    check_key(&name)?;
+    Increment { by }.validate()?;
+    let value = store.increment(&format!("counter:{name}"), by).await?;
+    Ok(with_store(&store, HttpResponse::Ok())
+        .json(serde_json::json!({"name": name, "value": value})))
+}
+
+/// How long the cached report lives.
+pub const REPORT_TTL: Duration = Duration::from_secs(30);
+
+/// `GET /reports/tags/cached`: the tag report from the cache, or computed and cached for 30 s.
+#[get("/reports/tags/cached")]
+pub(crate) async fn cached_report(
+    store: web::Data<Store>,
+    database: web::Data<Database>,
+) -> Result<HttpResponse, ApiError> {
+    const KEY: &str = "cache:reports:tags";
+    if let Some(cached) = store.get(KEY).await? {
+        return Ok(with_store(&store, HttpResponse::Ok())
+            .insert_header(("X-Cache", "hit"))
+            .content_type("application/json")
+            .body(cached));
+    }
+    let rows: Vec<TagReport> = blocking(move || -> anyhow::Result<Vec<TagReport>> {
+        let mut conn = database.conn()?;
+        Ok(report_orm(&mut conn)?)
+    })
+    .await?;
+    let body = serde_json::to_string(&rows).map_err(ApiError::internal)?;
+    store.set(KEY, &body, Some(REPORT_TTL)).await?;
+    Ok(with_store(&store, HttpResponse::Ok())
+        .insert_header(("X-Cache", "miss"))
+        .content_type("application/json")
+        .body(body))
+}
