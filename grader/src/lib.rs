@@ -12,6 +12,7 @@
 pub mod check;
 pub mod phase1;
 pub mod phase2;
+pub mod phase3;
 pub mod report;
 pub mod targets;
 
@@ -36,6 +37,10 @@ pub fn phases() -> Vec<Phase> {
         Phase {
             name: "phase2",
             checks: phase2::checks,
+        },
+        Phase {
+            name: "phase3",
+            checks: phase3::checks,
         },
     ]
 }

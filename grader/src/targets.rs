@@ -47,6 +47,14 @@ pub async fn start(name: &str) -> anyhow::Result<RunningPhase> {
             })
         }
         "phase2" => start_phase2(TestDatabase::sqlite()).await,
+        "phase3" => {
+            let database = TestDatabase::sqlite_with(&phase3_db::migrations::SCHEMA);
+            start_phase3(
+                database,
+                phase3_db::key_value::Store::Memory(Default::default()),
+            )
+            .await
+        }
         other => bail!("no phase called {other}"),
     }
 }
@@ -59,6 +67,26 @@ pub async fn start_phase2(database: TestDatabase) -> anyhow::Result<RunningPhase
         .map_err(|err| anyhow::anyhow!("seeding phase 2: {err:?}"))?;
     let settings = phase2_frameworks::Settings::new(database.database.clone());
     let server = TestServer::start(|listener| phase2_frameworks::serve(listener, settings))?;
+    Ok(RunningPhase {
+        target: Target::new(Url::parse(&server.base_url())?)?,
+        _server: server,
+        raw_server: None,
+        _database: Some(database),
+    })
+}
+
+/// Starts phase 3 on `database` (migrated with its schema) and `store`, with its demo data.
+pub async fn start_phase3(
+    database: TestDatabase,
+    store: phase3_db::key_value::Store,
+) -> anyhow::Result<RunningPhase> {
+    let db = database.database.clone();
+    tokio::task::spawn_blocking(move || phase3_db::seed::seed(&db)).await??;
+    let settings = phase3_db::Settings {
+        database: database.database.clone(),
+        store,
+    };
+    let server = TestServer::start(|listener| phase3_db::serve(listener, settings))?;
     Ok(RunningPhase {
         target: Target::new(Url::parse(&server.base_url())?)?,
         _server: server,

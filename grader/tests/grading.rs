@@ -6,6 +6,7 @@ use std::process::Command;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use common::testing::TestServer;
 use grader::{Status, Target, grade, phase, targets};
+use phase3_db::key_value::{MemoryStore, RedisStore, Store};
 use url::Url;
 
 /// A server that answers 200 `{}` to every request, whatever it is.
@@ -78,6 +79,39 @@ async fn phase2_passes_every_check_on_postgres() {
     };
     let running = targets::start_phase2(database).await.unwrap();
     assert_all_pass("phase2", &running.target).await;
+}
+
+#[tokio::test]
+async fn phase3_passes_every_check_on_sqlite() {
+    let running = targets::start("phase3").await.unwrap();
+    assert_all_pass("phase3", &running.target).await;
+}
+
+#[tokio::test]
+async fn phase3_passes_every_check_on_postgres_and_redis() {
+    let Some(database) =
+        common::db::testing::TestDatabase::postgres_with(&phase3_db::migrations::SCHEMA)
+    else {
+        eprintln!("DATABASE_URL is not a PostgreSQL URL: skipped");
+        return;
+    };
+    let store = match common::testing::service_url("REDIS_URL") {
+        Some(url) => {
+            let prefix = common::testing::unique_name("grader");
+            Store::Redis(RedisStore::connect(&url, &prefix).await.unwrap())
+        }
+        None => Store::Memory(MemoryStore::default()),
+    };
+    let running = targets::start_phase3(database, store).await.unwrap();
+    assert_all_pass("phase3", &running.target).await;
+}
+
+#[tokio::test]
+async fn every_phase3_check_fails_against_a_wrong_server() {
+    let server = wrong_server();
+    let target = Target::new(Url::parse(&server.base_url()).unwrap()).unwrap();
+    let topics = ["3.1", "3.3", "3.4", "3.5", "3.6", "3.8"];
+    assert_all_fail("phase3", &target, &topics).await;
 }
 
 #[tokio::test]

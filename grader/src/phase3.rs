@@ -1,0 +1,255 @@
+//! Checks for phase 3, databases (the topics built so far: 3.1, 3.3, 3.4, 3.5, 3.6, 3.8).
+
+use anyhow::{Context, ensure};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::check::{Check, Target, expect_json, expect_problem, expect_status, header, unique};
+use crate::checks;
+
+pub fn checks() -> Vec<Check> {
+    checks![
+        "3.1", "the ORM and the SQL report agree" => orm_and_sql_agree,
+        "3.3", "lazy loading costs 1 + 2N queries, eager a constant" => lazy_against_eager,
+        "3.4", "every migration is listed, in order, and applied" => migrations_applied,
+        "3.5", "reviewers have a table, and every review a reviewer" => reviewers_table,
+        "3.6", "the server says which backend serves it" => backend_named,
+        "3.8", "key-value: set, get with a TTL, delete" => key_value_round_trip,
+        "3.8", "20 concurrent increments count 20" => counters_are_atomic,
+        "3.8", "the report is cached: a miss, then hits" => report_is_cached,
+    ]
+}
+
+async fn orm_and_sql_agree(target: &Target) -> anyhow::Result<()> {
+    let orm = expect_json(
+        target.get("/reports/tags?using=orm")?.send().await?,
+        200,
+        "the ORM report",
+    )
+    .await?;
+    let sql = expect_json(
+        target.get("/reports/tags?using=sql")?.send().await?,
+        200,
+        "the SQL report",
+    )
+    .await?;
+    ensure!(orm == sql, "the two reports differ:\n{orm}\n{sql}");
+    let rows = orm.as_array().context("the report is not a list")?;
+    ensure!(!rows.is_empty(), "the report is empty");
+    for row in rows {
+        ensure!(
+            row["tag"].is_string() && row["books"].as_i64().is_some_and(|n| n > 0),
+            "a row without tag or books: {row}"
+        );
+        let (reviews, average) = (row["reviews"].as_i64(), row["average_rating"].as_f64());
+        ensure!(
+            matches!((reviews, average), (Some(0), None))
+                || average.is_some_and(|a| (1.0..=5.0).contains(&a)),
+            "an impossible average: {row}"
+        );
+    }
+    let mut sorted: Vec<&str> = rows.iter().filter_map(|r| r["tag"].as_str()).collect();
+    sorted.sort_unstable();
+    ensure!(
+        rows.iter()
+            .filter_map(|r| r["tag"].as_str())
+            .eq(sorted.iter().copied()),
+        "the report is not ordered by tag"
+    );
+    Ok(())
+}
+
+async fn loading(target: &Target, strategy: &str, limit: usize) -> anyhow::Result<(usize, Value)> {
+    let response = target
+        .get(&format!(
+            "/books-with-reviews?strategy={strategy}&limit={limit}"
+        ))?
+        .send()
+        .await?;
+    let queries = header(&response, "x-query-count", strategy)?.parse()?;
+    Ok((queries, expect_json(response, 200, strategy).await?))
+}
+
+async fn lazy_against_eager(target: &Target) -> anyhow::Result<()> {
+    for limit in [1, 3] {
+        let (lazy, lazy_books) = loading(target, "lazy", limit).await?;
+        let (eager, eager_books) = loading(target, "eager", limit).await?;
+        let n = lazy_books.as_array().map_or(0, Vec::len);
+        ensure!(n > 0, "no books to load");
+        ensure!(
+            lazy == 1 + 2 * n,
+            "lazy loading of {n} books took {lazy} queries, expected {}",
+            1 + 2 * n
+        );
+        ensure!(eager == 3, "eager loading took {eager} queries, expected 3");
+        ensure!(
+            lazy_books == eager_books,
+            "lazy and eager loading answer differently"
+        );
+    }
+    let bad = target.get("/books-with-reviews?limit=0")?.send().await?;
+    expect_problem(bad, 422, "limit=0").await?;
+    Ok(())
+}
+
+async fn migrations_applied(target: &Target) -> anyhow::Result<()> {
+    let list = expect_json(
+        target.get("/migrations")?.send().await?,
+        200,
+        "GET /migrations",
+    )
+    .await?;
+    let list = list.as_array().context("not a list")?;
+    ensure!(list.len() >= 3, "only {} migrations listed", list.len());
+    let names: Vec<&str> = list.iter().filter_map(|m| m["name"].as_str()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    ensure!(names == sorted, "migrations are not in order: {names:?}");
+    ensure!(
+        list.iter().all(|m| m["applied"] == true),
+        "a migration has not run: {list:?}"
+    );
+    ensure!(
+        names.iter().any(|n| n.ends_with("_reviewers_table")),
+        "no reviewers migration: {names:?}"
+    );
+    Ok(())
+}
+
+async fn reviewers_table(target: &Target) -> anyhow::Result<()> {
+    let reviewers = expect_json(
+        target.get("/reviewers")?.send().await?,
+        200,
+        "GET /reviewers",
+    )
+    .await?;
+    let reviewers = reviewers.as_array().context("not a list")?;
+    ensure!(!reviewers.is_empty(), "no reviewers");
+    let total: i64 = reviewers.iter().filter_map(|r| r["reviews"].as_i64()).sum();
+    let (_, books) = loading(target, "eager", 100).await?;
+    let reviews: usize = books
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|b| b["reviews"].as_array().map_or(0, Vec::len))
+        .sum();
+    ensure!(
+        usize::try_from(total).ok() == Some(reviews),
+        "reviewers account for {total} reviews, the books show {reviews}"
+    );
+    let names: Vec<&str> = reviewers
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    let mut unique_names = names.clone();
+    unique_names.dedup();
+    ensure!(names == unique_names, "a reviewer appears twice: {names:?}");
+    Ok(())
+}
+
+async fn backend_named(target: &Target) -> anyhow::Result<()> {
+    let info = expect_json(target.get("/backend")?.send().await?, 200, "GET /backend").await?;
+    let backend = info["backend"].as_str().context("no backend")?;
+    ensure!(
+        matches!(backend, "sqlite" | "postgres"),
+        "unknown backend {backend}"
+    );
+    ensure!(
+        info["version"].as_str().is_some_and(|v| !v.is_empty()),
+        "no version: {info}"
+    );
+    ensure!(
+        !info["url"].as_str().unwrap_or_default().contains(":***@") || backend == "postgres",
+        "odd URL: {info}"
+    );
+    Ok(())
+}
+
+async fn key_value_round_trip(target: &Target) -> anyhow::Result<()> {
+    let key = format!("grader-{}", unique());
+    let path = format!("/kv/{key}");
+    let put = target
+        .request(Method::PUT, &path)?
+        .json(&json!({"value": "hello", "ttl_seconds": 60}))
+        .send()
+        .await?;
+    expect_status(&put, 200, "PUT")?;
+    let got = expect_json(target.get(&path)?.send().await?, 200, "GET").await?;
+    ensure!(got["value"] == "hello", "GET gave {got}");
+    let ttl = got["ttl_seconds"].as_u64().context("no ttl_seconds")?;
+    ensure!(
+        (50..=60).contains(&ttl),
+        "ttl_seconds is {ttl}, expected just under 60"
+    );
+    expect_status(
+        &target.request(Method::DELETE, &path)?.send().await?,
+        204,
+        "DELETE",
+    )?;
+    expect_problem(target.get(&path)?.send().await?, 404, "GET after DELETE").await?;
+    let bad = target
+        .request(Method::PUT, &path)?
+        .json(&json!({"value": "x", "ttl_seconds": 0}))
+        .send()
+        .await?;
+    expect_problem(bad, 422, "ttl_seconds 0").await?;
+    Ok(())
+}
+
+async fn counters_are_atomic(target: &Target) -> anyhow::Result<()> {
+    let name = format!("grader-{}", unique());
+    let path = format!("/counters/{name}");
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let request = target.request(Method::POST, &path);
+            tokio::spawn(async move { request?.send().await.map_err(anyhow::Error::from) })
+        })
+        .collect();
+    for task in tasks {
+        expect_status(&task.await??, 200, "POST a counter")?;
+    }
+    let last = expect_json(
+        target
+            .request(Method::POST, &format!("{path}?by=0"))?
+            .send()
+            .await?,
+        200,
+        "the counter",
+    )
+    .await?;
+    ensure!(
+        last["value"] == 20,
+        "20 concurrent increments gave {}",
+        last["value"]
+    );
+    Ok(())
+}
+
+async fn report_is_cached(target: &Target) -> anyhow::Result<()> {
+    let first = target.get("/reports/tags/cached")?.send().await?;
+    expect_status(&first, 200, "the cached report")?;
+    let second = target.get("/reports/tags/cached")?.send().await?;
+    ensure!(
+        header(&second, "x-cache", "the cached report")? == "hit",
+        "the second request was not served from the cache"
+    );
+    let cached = expect_json(second, 200, "the cached report").await?;
+    let fresh = expect_json(
+        target.get("/reports/tags?using=orm")?.send().await?,
+        200,
+        "the report",
+    )
+    .await?;
+    let tags = |rows: &Value| -> Vec<String> {
+        rows.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["tag"].as_str().map(str::to_owned))
+            .collect()
+    };
+    ensure!(
+        tags(&cached) == tags(&fresh),
+        "the cached report has other tags than the fresh one"
+    );
+    Ok(())
+}
