@@ -125,13 +125,12 @@ impl ApiError {
         self.source.as_ref()
     }
 
-    /// The problem document this error is shown as. A server error shows no detail at all.
+    /// The problem document this error is shown as. An internal error's cause is never part of it;
+    /// a detail written on purpose (a 503 saying what to configure) is.
     pub fn problem(&self) -> Problem {
         let mut problem = Problem::from_status(self.status);
-        if !self.status.is_server_error() {
-            problem.detail.clone_from(&self.detail);
-            problem.errors.clone_from(&self.errors);
-        }
+        problem.detail.clone_from(&self.detail);
+        problem.errors.clone_from(&self.errors);
         problem
     }
 

@@ -4,7 +4,10 @@ use anyhow::{Context, ensure};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::check::{Check, Target, expect_json, expect_problem, expect_status, header, unique};
+use crate::check::{
+    Check, Skip, Target, expect_field_error, expect_json, expect_problem, expect_status, header,
+    unique,
+};
 use crate::checks;
 
 pub fn checks() -> Vec<Check> {
@@ -14,6 +17,7 @@ pub fn checks() -> Vec<Check> {
         "3.4", "every migration is listed, in order, and applied" => migrations_applied,
         "3.5", "reviewers have a table, and every review a reviewer" => reviewers_table,
         "3.6", "the server says which backend serves it" => backend_named,
+        "3.7", "MongoDB: CRUD, unique index, projection, operators, aggregation" => mongodb_documents,
         "3.8", "key-value: set, get with a TTL, delete" => key_value_round_trip,
         "3.8", "20 concurrent increments count 20" => counters_are_atomic,
         "3.8", "the report is cached: a miss, then hits" => report_is_cached,
@@ -251,5 +255,99 @@ async fn report_is_cached(target: &Target) -> anyhow::Result<()> {
         tags(&cached) == tags(&fresh),
         "the cached report has other tags than the fresh one"
     );
+    Ok(())
+}
+
+async fn mongodb_documents(target: &Target) -> anyhow::Result<()> {
+    let owner = format!("grader-{}", unique());
+    let first = target
+        .request(Method::POST, "/mongo/reading-lists")?
+        .json(&json!({"owner": owner, "name": "one", "tags": ["grader-tag"], "books": [{"title": "T", "author": "A"}]}))
+        .send()
+        .await?;
+    if first.status().as_u16() == 503 {
+        let problem = expect_problem(first, 503, "POST /mongo/reading-lists").await?;
+        ensure!(
+            problem
+                .detail
+                .as_deref()
+                .is_some_and(|d| d.contains("MONGODB_URL")),
+            "the 503 does not name MONGODB_URL"
+        );
+        return Err(Skip("the server has no MongoDB (it says to set MONGODB_URL)".into()).into());
+    }
+    let location = header(&first, "location", "POST /mongo/reading-lists")?.to_owned();
+    let created = expect_json(first, 201, "POST /mongo/reading-lists").await?;
+    ensure!(
+        created["id"]
+            .as_str()
+            .is_some_and(|id| location.ends_with(id)),
+        "Location {location} is not the list's"
+    );
+    let twin = target
+        .request(Method::POST, "/mongo/reading-lists")?
+        .json(&json!({"owner": owner, "name": "one"}))
+        .send()
+        .await?;
+    expect_problem(twin, 409, "a second list of the same name").await?;
+
+    let mut url = target.url("/mongo/reading-lists")?;
+    url.query_pairs_mut().append_pair("owner", &owner);
+    let mine = expect_json(target.client.get(url).send().await?, 200, "GET ?owner=").await?;
+    ensure!(
+        mine.as_array().map_or(0, Vec::len) == 1,
+        "?owner= found {mine}"
+    );
+    ensure!(
+        mine[0].get("books").is_none(),
+        "the summary should leave the books out: {mine}"
+    );
+
+    let changed = target
+        .request(Method::PATCH, &location)?
+        .json(&json!({"add_books": [{"title": "U", "author": "B"}], "add_tags": ["grader-tag", "grader-other"]}))
+        .send()
+        .await?;
+    let changed = expect_json(changed, 200, "PATCH").await?;
+    ensure!(
+        changed["books"].as_array().map_or(0, Vec::len) == 2,
+        "$push did not append: {changed}"
+    );
+    ensure!(
+        changed["tags"] == json!(["grader-tag", "grader-other"]),
+        "$addToSet: {}",
+        changed["tags"]
+    );
+
+    let stats = expect_json(
+        target.get("/mongo/stats/tags")?.send().await?,
+        200,
+        "GET /mongo/stats/tags",
+    )
+    .await?;
+    ensure!(
+        stats.as_array().into_iter().flatten().any(
+            |row| row["tag"] == "grader-other" && row["lists"].as_i64().is_some_and(|n| n >= 1)
+        ),
+        "the aggregation does not count the new tag: {stats}"
+    );
+    let bad = expect_problem(
+        target.get("/mongo/reading-lists/not-an-id")?.send().await?,
+        400,
+        "a malformed id",
+    )
+    .await?;
+    expect_field_error(&bad, "id", "a malformed id")?;
+    expect_status(
+        &target.request(Method::DELETE, &location)?.send().await?,
+        204,
+        "DELETE",
+    )?;
+    expect_problem(
+        target.get(&location)?.send().await?,
+        404,
+        "GET after DELETE",
+    )
+    .await?;
     Ok(())
 }

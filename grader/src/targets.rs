@@ -82,9 +82,20 @@ pub async fn start_phase3(
 ) -> anyhow::Result<RunningPhase> {
     let db = database.database.clone();
     tokio::task::spawn_blocking(move || phase3_db::seed::seed(&db)).await??;
+    // MongoDB when `MONGODB_URL` names one, in a database of its own.
+    let mongo = match common::testing::service_url("MONGODB_URL") {
+        Some(url) => {
+            let name = common::testing::unique_name("grader");
+            phase3_db::documents::Mongo(Some(
+                phase3_db::documents::ReadingLists::connect(&url, &name).await?,
+            ))
+        }
+        None => phase3_db::documents::Mongo(None),
+    };
     let settings = phase3_db::Settings {
         database: database.database.clone(),
         store,
+        mongo,
     };
     let server = TestServer::start(|listener| phase3_db::serve(listener, settings))?;
     Ok(RunningPhase {

@@ -9,6 +9,7 @@
 //! | 3.4 | migrations | [`migrations`] |
 //! | 3.5 | data migrations | [`data_migration`] |
 //! | 3.6 | several backends | [`backends`] |
+//! | 3.7 | MongoDB | [`documents`] |
 //! | 3.8 | Redis | [`key_value`] |
 //!
 //! The schema is the library of phase 2 plus readers' reviews: both migration sets, and the tables
@@ -24,6 +25,7 @@ use common::db::Database;
 pub mod backends;
 pub mod core_vs_orm;
 pub mod data_migration;
+pub mod documents;
 pub mod key_value;
 pub mod migrations;
 pub mod relationships;
@@ -41,15 +43,25 @@ pub struct Settings {
     pub database: Database,
     /// Redis when `REDIS_URL` is set, in process otherwise.
     pub store: Store,
+    /// MongoDB when `MONGODB_URL` is set; its routes answer 503 otherwise.
+    pub mongo: documents::Mongo,
 }
 
 /// Phase 3's app on `listener`.
 pub fn serve(listener: TcpListener, settings: Settings) -> io::Result<Server> {
     let database = web::Data::new(settings.database);
     let store = web::Data::new(settings.store);
+    let mongo = web::Data::new(settings.mongo);
     common::server::serve(listener, move |cfg| {
         cfg.app_data(database.clone())
             .app_data(store.clone())
+            .app_data(mongo.clone())
+            .service(documents::create)
+            .service(documents::summaries)
+            .service(documents::retrieve)
+            .service(documents::change)
+            .service(documents::remove)
+            .service(documents::tag_stats)
             .service(core_vs_orm::tag_report)
             .service(relationships::books_with_reviews)
             .service(migrations::status)

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use common::config::{ServerArgs, exit_code};
 use common::db::{Backend, Database};
 use common::server::Tour;
+use phase3_db::documents::{Mongo, ReadingLists};
 use phase3_db::key_value::{MemoryStore, RedisStore, Store};
 use phase3_db::migrations::{self, MigrateCommand, SCHEMA};
 use phase3_db::{Settings, seed, serve};
@@ -22,6 +23,9 @@ struct Cli {
     /// Redis for the key-value routes; the in-process store when absent.
     #[arg(long, env = "REDIS_URL")]
     redis_url: Option<String>,
+    /// MongoDB for the /mongo routes, which answer 503 without it.
+    #[arg(long, env = "MONGODB_URL")]
+    mongodb_url: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -47,6 +51,11 @@ const TOPICS: &[(&str, &str, &str)] = &[
     ("3.4", "migrations", "-- migrate status, /migrations"),
     ("3.5", "a data migration", "/reviewers"),
     ("3.6", "SQLite or PostgreSQL", "/backend"),
+    (
+        "3.7",
+        "MongoDB documents",
+        "/mongo/reading-lists, /mongo/stats/tags",
+    ),
     ("3.8", "Redis, or in process", "/kv/{key}, /counters/{name}"),
 ];
 
@@ -59,6 +68,7 @@ const TRY_IT: &[&str] = &[
     r#"curl -s -X PUT {base}/kv/greeting -H 'Content-Type: application/json' -d '{"value":"hello","ttl_seconds":60}'"#,
     "curl -s -X POST {base}/counters/visits",
     "curl -si {base}/reports/tags/cached | grep -i x-cache",
+    r#"curl -si {base}/mongo/reading-lists -H 'Content-Type: application/json' -d '{"owner":"ada","name":"summer","tags":["sf"]}'"#,
 ];
 
 fn create_sqlite_dir(url: &str) -> anyhow::Result<()> {
@@ -102,6 +112,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(url) => Store::Redis(RedisStore::connect(url, "phase3").await?),
         None => Store::Memory(MemoryStore::default()),
     };
+    let mongo = match &cli.mongodb_url {
+        Some(url) => Mongo(Some(ReadingLists::connect(url, "phase3").await?)),
+        None => Mongo(None),
+    };
     let listener = cli.server.bind(phase3_db::DEFAULT_PORT)?;
     let tour = Tour {
         title: "Phase 3: databases",
@@ -110,11 +124,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         try_it: TRY_IT,
     };
     println!("{tour}");
+    let mongo_state = if mongo.0.is_some() {
+        "connected"
+    } else {
+        "not configured (MONGODB_URL)"
+    };
     println!(
-        "database: {}   key-value store: {}\n",
+        "database: {}   key-value store: {}   MongoDB: {mongo_state}\n",
         database.display_url,
         store.name()
     );
-    common::server::run_until_stopped(serve(listener, Settings { database, store })?).await?;
+    let settings = Settings {
+        database,
+        store,
+        mongo,
+    };
+    common::server::run_until_stopped(serve(listener, settings)?).await?;
     Ok(())
 }
