@@ -13,6 +13,7 @@ use crate::checks;
 pub fn checks() -> Vec<Check> {
     checks![
         "3.1", "the ORM and the SQL report agree" => orm_and_sql_agree,
+        "3.2", "async and blocking access answer alike" => async_and_blocking_agree,
         "3.3", "lazy loading costs 1 + 2N queries, eager a constant" => lazy_against_eager,
         "3.4", "every migration is listed, in order, and applied" => migrations_applied,
         "3.5", "reviewers have a table, and every review a reviewer" => reviewers_table,
@@ -60,6 +61,49 @@ async fn orm_and_sql_agree(target: &Target) -> anyhow::Result<()> {
             .eq(sorted.iter().copied()),
         "the report is not ordered by tag"
     );
+    Ok(())
+}
+
+async fn async_and_blocking_agree(target: &Target) -> anyhow::Result<()> {
+    let latest = |via: &str| format!("/reviews/latest?via={via}&limit=5");
+    let over_async = expect_json(
+        target.get(&latest("async"))?.send().await?,
+        200,
+        "via=async",
+    )
+    .await?;
+    let over_blocking = expect_json(
+        target.get(&latest("blocking"))?.send().await?,
+        200,
+        "via=blocking",
+    )
+    .await?;
+    ensure!(
+        over_async == over_blocking,
+        "the two paths differ:\n{over_async}\n{over_blocking}"
+    );
+    let rows = over_async.as_array().context("not a list")?;
+    ensure!(
+        !rows.is_empty() && rows.len() <= 5,
+        "{} rows for limit=5",
+        rows.len()
+    );
+    let ids: Vec<i64> = rows.iter().filter_map(|r| r["id"].as_i64()).collect();
+    ensure!(
+        ids.len() == rows.len() && ids.windows(2).all(|p| p[0] > p[1]),
+        "not newest first: {ids:?}"
+    );
+    ensure!(
+        rows.iter()
+            .all(|r| r["book"].is_string() && r["reviewer"].is_string()),
+        "rows lack book or reviewer"
+    );
+    expect_problem(
+        target.get("/reviews/latest?limit=0")?.send().await?,
+        422,
+        "limit=0",
+    )
+    .await?;
     Ok(())
 }
 

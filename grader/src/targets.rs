@@ -92,11 +92,7 @@ pub async fn start_phase3(
         }
         None => phase3_db::documents::Mongo(None),
     };
-    let settings = phase3_db::Settings {
-        database: database.database.clone(),
-        store,
-        mongo,
-    };
+    let settings = phase3_db::Settings::new(database.database.clone(), store, mongo)?;
     let server = TestServer::start(|listener| phase3_db::serve(listener, settings))?;
     Ok(RunningPhase {
         target: Target::new(Url::parse(&server.base_url())?)?,

@@ -5,6 +5,7 @@
 //! | ID | topic | module |
 //! |---|---|---|
 //! | 3.1 | Core vs ORM | [`core_vs_orm`] |
+//! | 3.2 | async database access | [`async_access`] |
 //! | 3.3 | relationships, lazy vs eager | [`relationships`] |
 //! | 3.4 | migrations | [`migrations`] |
 //! | 3.5 | data migrations | [`data_migration`] |
@@ -22,6 +23,7 @@ use actix_web::dev::Server;
 use actix_web::web;
 use common::db::Database;
 
+pub mod async_access;
 pub mod backends;
 pub mod core_vs_orm;
 pub mod data_migration;
@@ -41,19 +43,37 @@ pub const DEFAULT_PORT: u16 = 8003;
 pub struct Settings {
     /// Connected with [`migrations::SCHEMA`].
     pub database: Database,
+    /// The same database, through diesel-async (topic 3.2).
+    pub async_database: async_access::AsyncDatabase,
     /// Redis when `REDIS_URL` is set, in process otherwise.
     pub store: Store,
     /// MongoDB when `MONGODB_URL` is set; its routes answer 503 otherwise.
     pub mongo: documents::Mongo,
 }
 
+impl Settings {
+    /// The settings for `database`: its async pool is opened on the same URL.
+    pub fn new(database: Database, store: Store, mongo: documents::Mongo) -> anyhow::Result<Self> {
+        let async_database = async_access::AsyncDatabase::new(database.url())?;
+        Ok(Self {
+            database,
+            async_database,
+            store,
+            mongo,
+        })
+    }
+}
+
 /// Phase 3's app on `listener`.
 pub fn serve(listener: TcpListener, settings: Settings) -> io::Result<Server> {
     let database = web::Data::new(settings.database);
+    let async_database = web::Data::new(settings.async_database);
     let store = web::Data::new(settings.store);
     let mongo = web::Data::new(settings.mongo);
     common::server::serve(listener, move |cfg| {
         cfg.app_data(database.clone())
+            .app_data(async_database.clone())
+            .service(async_access::latest)
             .app_data(store.clone())
             .app_data(mongo.clone())
             .service(documents::create)

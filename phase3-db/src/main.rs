@@ -44,6 +44,11 @@ enum Command {
 const TOPICS: &[(&str, &str, &str)] = &[
     ("3.1", "Core vs ORM", "/reports/tags?using=orm|sql"),
     (
+        "3.2",
+        "async access vs blocking pool",
+        "/reviews/latest?via=async|blocking",
+    ),
+    (
         "3.3",
         "relationships, lazy vs eager",
         "/books-with-reviews?strategy=lazy",
@@ -61,6 +66,7 @@ const TOPICS: &[(&str, &str, &str)] = &[
 
 const TRY_IT: &[&str] = &[
     "curl -s '{base}/reports/tags?using=sql'",
+    "curl -s '{base}/reviews/latest?via=async&limit=3'",
     "curl -si '{base}/books-with-reviews?strategy=lazy' | grep -i x-query-count",
     "curl -s {base}/migrations",
     "curl -s {base}/reviewers",
@@ -134,11 +140,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         database.display_url,
         store.name()
     );
-    let settings = Settings {
-        database,
-        store,
-        mongo,
-    };
+    let settings = Settings::new(database, store, mongo)?;
     common::server::run_until_stopped(serve(listener, settings)?).await?;
     Ok(())
 }

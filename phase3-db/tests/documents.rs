@@ -10,11 +10,12 @@ use phase3_db::{Settings, serve};
 use serde_json::{Value, json};
 
 fn start(database: &TestDatabase, mongo: Mongo) -> TestServer {
-    let settings = Settings {
-        database: database.database.clone(),
-        store: Store::Memory(MemoryStore::default()),
+    let settings = Settings::new(
+        database.database.clone(),
+        Store::Memory(MemoryStore::default()),
         mongo,
-    };
+    )
+    .expect("settings");
     TestServer::start(|listener| serve(listener, settings)).expect("start phase 3")
 }
 

@@ -116,7 +116,7 @@ impl Backend {
 }
 
 /// The pool and what it connects to.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Database {
     pub pool: DbPool,
     pub backend: Backend,
@@ -124,6 +124,17 @@ pub struct Database {
     pub display_url: String,
     /// The migrations that make up this database's schema, in order.
     migrations: &'static [&'static MigrationSet],
+    /// The URL as given, password and all: for opening other connections, never for printing.
+    url: String,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("backend", &self.backend)
+            .field("url", &self.display_url)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Runs on every new connection: SQLite needs foreign keys switched on (they are off by default),
@@ -181,7 +192,14 @@ impl Database {
             backend,
             display_url,
             migrations,
+            url: url.to_owned(),
         })
+    }
+
+    /// The URL this database was opened with, password included: to open another kind of
+    /// connection to it (diesel-async, in phase 3). Print [`Database::display_url`] instead.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     fn source(&self, backend: Backend) -> Combined<'static> {
