@@ -19,7 +19,8 @@
 //! Routes, under `/mongo`: `POST|GET /reading-lists`, `GET|PATCH|DELETE /reading-lists/{id}`,
 //! `GET /stats/tags`. Without `MONGODB_URL` they answer 503, naming the variable: there is no
 //! in-process MongoDB. Tests and CI run them against SecantusDB, a server that speaks MongoDB's wire
-//! protocol (`pip install secantusdb`; `secantusd-py --port 27017 --storage-path :memory:`).
+//! protocol (`pip install secantusdb`; `secantusd-py --port 27017 --storage-path :memory:`); it
+//! answered every driver call used here, index errors (code 11000) included.
 //!
 //! **Why:** the document's shape is checked at compile time on both sides of the wire, and the
 //! driver's futures compose with actix's handlers without a thread per request.
