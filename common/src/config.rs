@@ -57,3 +57,58 @@ pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
         }
     }
 }
+
+/// A service URL fit to print: scheme, user, host, port and path, never a password (in the
+/// authority or in the query, where libpq also accepts one) nor the query at all. A URL that does
+/// not parse is not printed.
+pub fn redact_url(url: &str) -> String {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return if url.contains("://") {
+            "<a URL that does not parse>".to_owned()
+        } else {
+            // A path, such as a SQLite file: nothing secret in it.
+            url.to_owned()
+        };
+    };
+    let mut shown = format!("{}://", parsed.scheme());
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        shown.push_str(parsed.username());
+        if parsed.password().is_some() {
+            shown.push_str(":***");
+        }
+        shown.push('@');
+    }
+    shown.push_str(parsed.host_str().unwrap_or_default());
+    if let Some(port) = parsed.port() {
+        shown.push_str(&format!(":{port}"));
+    }
+    shown.push_str(parsed.path());
+    shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn no_password_survives() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/app"),
+            "postgres://app:***@db:5432/app"
+        );
+        assert_eq!(
+            redact_url("postgres://app@db/app?password=s3cret"),
+            "postgres://app@db/app"
+        );
+        assert_eq!(
+            redact_url("redis://:s3cret@cache:6379"),
+            "redis://:***@cache:6379"
+        );
+        assert!(!redact_url("postgres://app:pa#ss@db/app").contains("pa#ss"));
+        assert_eq!(
+            redact_url("postgres://a b:c@"),
+            "<a URL that does not parse>"
+        );
+        assert_eq!(redact_url("data/phase3.sqlite3"), "data/phase3.sqlite3");
+    }
+}

@@ -67,12 +67,16 @@ pub fn services_required() -> bool {
     std::env::var("REQUIRE_SERVICES").is_ok_and(|value| value == "1")
 }
 
-/// A name no other test in this process, nor a concurrent test process, has.
+/// A name no other test in this process, a concurrent test process, or an earlier run (whose
+/// process id may come again) has: the process id, the time, and a counter.
 pub fn unique_name(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_micros() % 1_000_000_000_000);
     format!(
-        "{prefix}_{}_{}",
+        "{prefix}_{}_{micros}_{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
@@ -92,7 +96,9 @@ pub struct RunningBinary {
 }
 
 impl RunningBinary {
-    /// Runs `program --port 0 ARGS` with `envs` set, and reads its tour from stdout.
+    /// Runs `program --port 0 ARGS` with `envs` set, and reads its tour from stdout. The service
+    /// URLs of the test's own environment (`DATABASE_URL`, `REDIS_URL`, `MONGODB_URL`) are not
+    /// passed on: the binary gets only what `envs` gives it.
     pub fn start(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Self {
         use std::io::{BufRead, BufReader, Read};
         use std::process::{Command, Stdio};
@@ -100,6 +106,9 @@ impl RunningBinary {
         let mut child = Command::new(program)
             .args(["--port", "0"])
             .args(args)
+            .env_remove("DATABASE_URL")
+            .env_remove("REDIS_URL")
+            .env_remove("MONGODB_URL")
             .envs(envs.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

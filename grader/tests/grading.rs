@@ -101,15 +101,22 @@ async fn phase3_passes_every_check_on_postgres_and_redis() {
         eprintln!("DATABASE_URL is not a PostgreSQL URL: skipped");
         return;
     };
-    let store = match common::testing::service_url("REDIS_URL") {
-        Some(url) => {
-            let prefix = common::testing::unique_name("grader");
-            Store::Redis(RedisStore::connect(&url, &prefix).await.unwrap())
-        }
-        None => Store::Memory(MemoryStore::default()),
+    let redis = match common::testing::service_url("REDIS_URL") {
+        Some(url) => Some(
+            RedisStore::connect(&url, &common::testing::unique_name("grader"))
+                .await
+                .unwrap(),
+        ),
+        None => None,
     };
+    let store = redis
+        .clone()
+        .map_or_else(|| Store::Memory(MemoryStore::default()), Store::Redis);
     let running = targets::start_phase3(database, store).await.unwrap();
     assert_all_pass("phase3", &running.target).await;
+    if let Some(redis) = redis {
+        redis.clear().await.unwrap();
+    }
 }
 
 #[tokio::test]

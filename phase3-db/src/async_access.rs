@@ -24,6 +24,8 @@
 //! **Why:** "async" is not faster by itself; it is cheaper per waiting query. Measure before
 //! choosing.
 
+use std::time::Duration;
+
 use actix_web::{HttpResponse, get, web};
 use common::ApiError;
 use common::db::schema::{books, reviewers, reviews};
@@ -81,19 +83,29 @@ impl std::fmt::Debug for AsyncDatabase {
     }
 }
 
+/// Like the sync pool: wait at most 10 s for a connection, 5 s to open one, instead of forever.
+fn with_timeouts<M: deadpool::managed::Manager>(
+    builder: deadpool::managed::PoolBuilder<M>,
+) -> deadpool::managed::PoolBuilder<M> {
+    builder
+        .runtime(deadpool::Runtime::Tokio1)
+        .wait_timeout(Some(Duration::from_secs(10)))
+        .create_timeout(Some(Duration::from_secs(5)))
+}
+
 impl AsyncDatabase {
     /// A pool for `url`, whose schema the sync `Database` has already migrated.
     pub fn new(url: &str) -> anyhow::Result<Self> {
         Ok(match Backend::of(url) {
             Backend::Postgres => {
                 let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
-                AsyncDatabase::Postgres(Pool::builder(manager).max_size(10).build()?)
+                AsyncDatabase::Postgres(with_timeouts(Pool::builder(manager).max_size(10)).build()?)
             }
             Backend::Sqlite => {
                 let manager = AsyncDieselConnectionManager::<
                     SyncConnectionWrapper<diesel::SqliteConnection>,
                 >::new(url);
-                AsyncDatabase::Sqlite(Pool::builder(manager).max_size(4).build()?)
+                AsyncDatabase::Sqlite(with_timeouts(Pool::builder(manager).max_size(4)).build()?)
             }
         })
     }

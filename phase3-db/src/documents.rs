@@ -132,6 +132,16 @@ impl ReadingLists {
         collection.create_index(unique).await?;
         Ok(Self { collection })
     }
+
+    /// Drops the whole database this collection lives in: for tests that made their own.
+    pub async fn drop_database(&self) -> anyhow::Result<()> {
+        Ok(self
+            .collection
+            .client()
+            .database(&self.collection.namespace().db)
+            .drop()
+            .await?)
+    }
 }
 
 /// MongoDB when configured; `None` makes every route a 503.
@@ -148,12 +158,24 @@ fn lists(mongo: &Mongo) -> Result<&ReadingLists, ApiError> {
 }
 
 fn failed(err: mongodb::error::Error) -> ApiError {
-    let duplicate = matches!(&*err.kind, ErrorKind::Write(WriteFailure::WriteError(write)) if write.code == 11000);
+    // A duplicate key is error 11000: a write error from insert, a command error from
+    // findAndModify (a rename onto a taken name).
+    let duplicate = match &*err.kind {
+        ErrorKind::Write(WriteFailure::WriteError(write)) => write.code == 11000,
+        ErrorKind::Command(command) => command.code == 11000,
+        _ => false,
+    };
     if duplicate {
-        ApiError::conflict("this owner already has a list with that name")
-    } else {
-        ApiError::internal(err)
+        return ApiError::conflict("this owner already has a list with that name");
     }
+    if matches!(
+        &*err.kind,
+        ErrorKind::ServerSelection { .. } | ErrorKind::Io(_)
+    ) {
+        tracing::error!(error = %err, "MongoDB is unreachable");
+        return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "MongoDB is unreachable");
+    }
+    ApiError::internal(err)
 }
 
 fn object_id(id: &str) -> Result<ObjectId, ApiError> {

@@ -13,7 +13,7 @@
 //! is set. The server uses Redis when `REDIS_URL` is set and the in-process store otherwise; the
 //! `X-Store` header says which.
 //!
-//! Routes: `GET|PUT|DELETE /kv/{key}` (PUT takes `{"value": "...", "ttl_seconds": 60}`),
+//! Routes: `GET|PUT|DELETE /kv/{key}` (stored under `kv:`, apart from counters and the cache) (PUT takes `{"value": "...", "ttl_seconds": 60}`),
 //! `POST /counters/{name}?by=1` (atomic), and `GET /reports/tags/cached`, the tag report
 //! of topic 3.1 cached for 30 seconds (`X-Cache: hit` or `miss`).
 //!
@@ -34,13 +34,15 @@ use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
-use crate::core_vs_orm::{TagReport, report_orm};
+use crate::core_vs_orm::{TagReport, report_orm, with_averages};
 
 /// Why the store refused.
 #[derive(Debug)]
 pub enum KvError {
     /// `INCR` on a value that is not an integer.
     NotAnInteger(String),
+    /// `INCR` past the largest (or smallest) 64-bit integer.
+    Overflow(String),
     /// The store itself failed (Redis unreachable, ...).
     Unavailable(anyhow::Error),
 }
@@ -51,6 +53,10 @@ impl From<KvError> for ApiError {
             KvError::NotAnInteger(key) => {
                 ApiError::conflict(format!("`{key}` holds a value that is not an integer"))
             }
+            KvError::Overflow(key) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("`{key}` would leave the 64-bit integer range"),
+            ),
             KvError::Unavailable(cause) => {
                 tracing::error!(error = %format_args!("{cause:#}"), "key-value store failed");
                 ApiError::new(
@@ -87,11 +93,15 @@ pub trait KeyValue: Send + Sync + 'static {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     entries: Mutex<HashMap<String, (String, Option<Instant>)>>,
+    writes: std::sync::atomic::AtomicU64,
 }
 
+/// Every this many writes, expired entries that nobody read again are swept out.
+const SWEEP_EVERY: u64 = 1024;
+
 impl MemoryStore {
-    /// The live entries; an expired one is removed the first time it is looked at, as Redis does
-    /// lazily.
+    /// The entries. An expired one is removed when it is looked at, and the rest by a sweep every
+    /// [`SWEEP_EVERY`] writes, so keys written once and never read cannot pile up.
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Option<Instant>)>> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -116,9 +126,16 @@ impl KeyValue for MemoryStore {
     }
 
     async fn set(&self, key: &str, value: &str, ttl: Option<Duration>) -> Result<(), KvError> {
-        let deadline = ttl.map(|ttl| Instant::now() + ttl);
-        self.entries()
-            .insert(key.to_owned(), (value.to_owned(), deadline));
+        let now = Instant::now();
+        let deadline = ttl.map(|ttl| now + ttl);
+        let mut entries = self.entries();
+        let writes = self
+            .writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if writes % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            entries.retain(|_, (_, deadline)| deadline.is_none_or(|d| d > now));
+        }
+        entries.insert(key.to_owned(), (value.to_owned(), deadline));
         Ok(())
     }
 
@@ -140,7 +157,7 @@ impl KeyValue for MemoryStore {
             .map_err(|_| KvError::NotAnInteger(key.to_owned()))?;
         let next = current
             .checked_add(by)
-            .ok_or_else(|| KvError::NotAnInteger(key.to_owned()))?;
+            .ok_or_else(|| KvError::Overflow(key.to_owned()))?;
         entries.insert(key.to_owned(), (next.to_string(), deadline));
         Ok(next)
     }
@@ -177,7 +194,10 @@ impl RedisStore {
         let connection =
             tokio::time::timeout(Duration::from_secs(5), client.get_connection_manager())
                 .await
-                .map_err(|_| anyhow::anyhow!("no answer from Redis at {url} within 5 s"))??;
+                .map_err(|_| {
+                    let shown = common::config::redact_url(url);
+                    anyhow::anyhow!("no answer from Redis at {shown} within 5 s")
+                })??;
         Ok(Self {
             connection,
             prefix: prefix.to_owned(),
@@ -186,6 +206,31 @@ impl RedisStore {
 
     fn key(&self, key: &str) -> String {
         format!("{}:{key}", self.prefix)
+    }
+
+    /// Deletes every key under this store's prefix (tests clean up with it). `SCAN`, not `KEYS`:
+    /// it does not block a shared Redis while it walks the keys.
+    pub async fn clear(&self) -> Result<usize, KvError> {
+        use futures_util::TryStreamExt;
+
+        let mut connection = self.connection.clone();
+        let keys: Vec<String> = connection
+            .scan_match::<_, String>(format!("{}:*", self.prefix))
+            .await
+            .map_err(unavailable)?
+            .try_collect()
+            .await
+            .map_err(unavailable)?;
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let removed: usize = self
+            .connection
+            .clone()
+            .del(&keys)
+            .await
+            .map_err(unavailable)?;
+        Ok(removed)
     }
 }
 
@@ -228,9 +273,12 @@ impl KeyValue for RedisStore {
             .incr(self.key(key), by)
             .await
             .map_err(|err| {
-                // Redis answers INCR on a non-integer with an error of its own kind.
-                if err.to_string().contains("not an integer") {
+                // Redis says what was wrong in its error text.
+                let message = err.to_string();
+                if message.contains("not an integer") {
                     KvError::NotAnInteger(key.to_owned())
+                } else if message.contains("overflow") {
+                    KvError::Overflow(key.to_owned())
                 } else {
                     unavailable(err)
                 }
@@ -332,6 +380,12 @@ fn with_store(
     response
 }
 
+/// Where a client's key lives: under `kv:`, apart from the counters (`counter:`) and the cache
+/// (`cache:`), so no client key can overwrite either.
+fn user_key(key: &str) -> String {
+    format!("kv:{key}")
+}
+
 fn check_key(key: &str) -> Result<(), ApiError> {
     if key.is_empty() || key.len() > 200 || key.chars().any(char::is_control) {
         return Err(ApiError::bad_request(
@@ -349,10 +403,10 @@ pub(crate) async fn get_value(
 ) -> Result<HttpResponse, ApiError> {
     check_key(&key)?;
     let value = store
-        .get(&key)
+        .get(&user_key(&key))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no key `{key}`")))?;
-    let ttl = store.time_to_live(&key).await?;
+    let ttl = store.time_to_live(&user_key(&key)).await?;
     Ok(with_store(&store, HttpResponse::Ok()).json(Entry {
         ttl_seconds: ttl.map(|ttl| ttl.as_secs()),
         key,
@@ -369,7 +423,11 @@ pub(crate) async fn put_value(
 ) -> Result<HttpResponse, ApiError> {
     check_key(&key)?;
     store
-        .set(&key, &body.value, body.ttl_seconds.map(Duration::from_secs))
+        .set(
+            &user_key(&key),
+            &body.value,
+            body.ttl_seconds.map(Duration::from_secs),
+        )
         .await?;
     Ok(with_store(&store, HttpResponse::Ok()).json(Entry {
         key,
@@ -385,7 +443,7 @@ pub(crate) async fn delete_value(
     Path(KeyPath { key }): Path<KeyPath>,
 ) -> Result<HttpResponse, ApiError> {
     check_key(&key)?;
-    if store.delete(&key).await? {
+    if store.delete(&user_key(&key)).await? {
         Ok(with_store(&store, HttpResponse::NoContent()).finish())
     } else {
         Err(ApiError::not_found(format!("no key `{key}`")))
@@ -444,7 +502,7 @@ pub(crate) async fn cached_report(
         Ok(report_orm(&mut conn)?)
     })
     .await?;
-    let body = serde_json::to_string(&rows).map_err(ApiError::internal)?;
+    let body = serde_json::to_string(&with_averages(rows)).map_err(ApiError::internal)?;
     store.set(KEY, &body, Some(REPORT_TTL)).await?;
     Ok(with_store(&store, HttpResponse::Ok())
         .insert_header(("X-Cache", "miss"))

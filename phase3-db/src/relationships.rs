@@ -15,7 +15,7 @@
 //! tags (1 + 2N queries). [`eager`] loads like `selectinload`: books, all their reviews, all their
 //! tags (3 queries), then `grouped_by` hands each book its children. `GET
 //! /books-with-reviews?strategy=lazy|eager` shows the count in `X-Query-Count`;
-//! `tests/relationships.rs` asserts it for several N on every backend.
+//! `tests/queries.rs` asserts it for several N on every backend.
 //!
 //! **Why:** diesel has no lazy attributes, so an N+1 can only be written on purpose, in a loop that
 //! is plain to see; eager loading is three ordinary queries.

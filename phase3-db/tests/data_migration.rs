@@ -12,13 +12,19 @@ use phase3_db::migrations::SCHEMA;
 struct OldReview {
     #[diesel(sql_type = Integer)]
     id: i32,
+    #[diesel(sql_type = Integer)]
+    book_id: i32,
     #[diesel(sql_type = Text)]
     reviewer: String,
+    #[diesel(sql_type = Integer)]
+    rating: i32,
+    #[diesel(sql_type = Text)]
+    body: String,
 }
 
 /// The reviews as the old schema holds them: a name in each review.
 fn old_reviews(conn: &mut AnyConnection) -> Vec<OldReview> {
-    diesel::sql_query("SELECT id, reviewer FROM reviews ORDER BY id")
+    diesel::sql_query("SELECT id, book_id, reviewer, rating, body FROM reviews ORDER BY id")
         .load(conn)
         .expect("the old shape")
 }
@@ -32,12 +38,19 @@ fn fill_old_schema(database: &Database) {
     diesel::sql_query("INSERT INTO books (author_id, title, year) VALUES (1, 'B', 2000)")
         .execute(&mut conn)
         .expect("book");
-    for (name, rating) in [("Ged", 5), ("Tenar", 4), ("Ged", 3)] {
-        diesel::sql_query("INSERT INTO reviews (book_id, reviewer, rating) VALUES (1, $1, $2)")
-            .bind::<Text, _>(name)
-            .bind::<Integer, _>(rating)
-            .execute(&mut conn)
-            .expect("review");
+    for (name, rating, body) in [
+        ("Ged", 5, "true names"),
+        ("Tenar", 4, ""),
+        ("Ged", 3, "again"),
+    ] {
+        diesel::sql_query(
+            "INSERT INTO reviews (book_id, reviewer, rating, body) VALUES (1, $1, $2, $3)",
+        )
+        .bind::<Text, _>(name)
+        .bind::<Integer, _>(rating)
+        .bind::<Text, _>(body)
+        .execute(&mut conn)
+        .expect("review");
     }
 }
 
@@ -71,8 +84,15 @@ fn reviewers_move_to_their_own_table_and_back() {
             before.iter().map(|r| (r.id, r.reviewer.clone())).collect();
         assert_eq!(joined, expected, "{backend:?}");
 
-        // Down: the names are back in the reviews, exactly as they were.
+        // Down: the names are back in the reviews, exactly as they were, and the column is as it
+        // was: required, with no default.
         database.revert_last().unwrap();
         assert_eq!(old_reviews(&mut conn), before, "{backend:?}");
+        let nameless = diesel::sql_query("INSERT INTO reviews (book_id, rating) VALUES (1, 3)")
+            .execute(&mut conn);
+        assert!(
+            nameless.is_err(),
+            "{backend:?}: a review without a reviewer was accepted"
+        );
     }
 }

@@ -44,7 +44,7 @@ async fn reading_lists_live_in_mongodb() {
         .await
         .unwrap();
     let database = TestDatabase::sqlite_with(&SCHEMA);
-    let server = start(&database, Mongo(Some(lists)));
+    let server = start(&database, Mongo(Some(lists.clone())));
     let client = reqwest::Client::new();
     let url = |path: &str| format!("{}{path}", server.base_url());
 
@@ -73,6 +73,35 @@ async fn reading_lists_live_in_mongodb() {
     client
         .post(url("/mongo/reading-lists"))
         .json(&json!({"owner": "bob", "name": "summer", "tags": ["sf", "classic"]}))
+        .send()
+        .await
+        .unwrap();
+
+    // Renaming onto a name the owner uses is the same conflict (a command error this time).
+    let other: Value = client
+        .post(url("/mongo/reading-lists"))
+        .json(&json!({"owner": "ada", "name": "winter"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rename = client
+        .patch(url(&format!(
+            "/mongo/reading-lists/{}",
+            other["id"].as_str().unwrap()
+        )))
+        .json(&json!({"name": "summer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rename.status(), 409);
+    client
+        .delete(url(&format!(
+            "/mongo/reading-lists/{}",
+            other["id"].as_str().unwrap()
+        )))
         .send()
         .await
         .unwrap();
@@ -152,4 +181,5 @@ async fn reading_lists_live_in_mongodb() {
             .status(),
         400
     );
+    lists.drop_database().await.unwrap();
 }

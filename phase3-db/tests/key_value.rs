@@ -65,6 +65,14 @@ async fn suite(store: &impl KeyValue) {
         store.increment("word", 1).await,
         Err(KvError::NotAnInteger(_))
     ));
+    store
+        .set("big", &i64::MAX.to_string(), None)
+        .await
+        .expect("the store answers");
+    assert!(matches!(
+        store.increment("big", 1).await,
+        Err(KvError::Overflow(_))
+    ));
 }
 
 async fn concurrent_increments(store: std::sync::Arc<impl KeyValue>) {
@@ -90,13 +98,13 @@ async fn concurrent_increments(store: std::sync::Arc<impl KeyValue>) {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_in_process_store_keeps_the_contract() {
     suite(&MemoryStore::default()).await;
     concurrent_increments(std::sync::Arc::new(MemoryStore::default())).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_keeps_the_same_contract() {
     let Some(url) = service_url("REDIS_URL") else {
         eprintln!("REDIS_URL is not set: skipped");
@@ -107,8 +115,18 @@ async fn redis_keeps_the_same_contract() {
         .await
         .expect("the store answers");
     suite(&store).await;
+    assert!(
+        store.clear().await.expect("clear") > 0,
+        "the suite left keys to clear"
+    );
     let store = RedisStore::connect(&url, &unique_name("test"))
         .await
         .expect("the store answers");
-    concurrent_increments(std::sync::Arc::new(store)).await;
+    concurrent_increments(std::sync::Arc::new(store.clone())).await;
+    store.clear().await.expect("clear");
+    assert_eq!(
+        store.get("hits").await.expect("the store answers"),
+        None,
+        "cleared"
+    );
 }

@@ -176,7 +176,7 @@ impl Database {
     /// Connects without migrating: for looking at, or undoing, migrations.
     pub fn open(url: &str, migrations: &'static [&'static MigrationSet]) -> anyhow::Result<Self> {
         let backend = Backend::of(url);
-        let display_url = redact(url);
+        let display_url = crate::config::redact_url(url);
         let pool = Pool::builder()
             .max_size(match backend {
                 Backend::Postgres => 10,
@@ -299,17 +299,6 @@ where
         .await
         .map_err(crate::ApiError::internal)?
         .map_err(Into::into)
-}
-
-/// `postgres://user:secret@host/db` becomes `postgres://user:***@host/db`.
-fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
-    }
 }
 
 /// Runs `work` in a transaction that may write.

@@ -21,6 +21,7 @@ pub struct TestDatabase {
 enum Cleanup {
     SqliteFile(PathBuf),
     PostgresDatabase { admin_url: String, name: String },
+    Done,
 }
 
 impl TestDatabase {
@@ -71,13 +72,21 @@ impl TestDatabase {
         diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
             .execute(&mut admin)
             .expect("create a test database");
+        // The guard exists before anything can fail, so a failed migration leaves no database.
+        let cleanup = Cleanup::PostgresDatabase {
+            admin_url: admin_url.clone(),
+            name: name.clone(),
+        };
         let mut url = url::Url::parse(&admin_url).expect("DATABASE_URL is a URL");
         url.set_path(&name);
-        Some(Self {
-            database: Database::connect_with(url.as_str(), schema)
-                .expect("connect to the test database"),
-            cleanup: Cleanup::PostgresDatabase { admin_url, name },
-        })
+        let database = match Database::connect_with(url.as_str(), schema) {
+            Ok(database) => database,
+            Err(err) => {
+                cleanup_now(cleanup);
+                panic!("cannot connect to the test database: {err:#}");
+            }
+        };
+        Some(Self { database, cleanup })
     }
 
     /// SQLite always, and PostgreSQL too when `DATABASE_URL` is set: run a test on each.
@@ -95,23 +104,27 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        match &self.cleanup {
-            Cleanup::SqliteFile(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let mut file = path.clone().into_os_string();
-                    file.push(suffix);
-                    let _ = std::fs::remove_file(file);
-                }
-            }
-            Cleanup::PostgresDatabase { admin_url, name } => {
-                // FORCE closes the pool's connections, which are still open at this point.
-                if let Ok(mut admin) = PgConnection::establish(admin_url) {
-                    let _ = diesel::sql_query(format!(
-                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                    ))
-                    .execute(&mut admin);
-                }
+        cleanup_now(std::mem::replace(&mut self.cleanup, Cleanup::Done));
+    }
+}
+
+fn cleanup_now(cleanup: Cleanup) {
+    match cleanup {
+        Cleanup::SqliteFile(path) => {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut file = path.clone().into_os_string();
+                file.push(suffix);
+                let _ = std::fs::remove_file(file);
             }
         }
+        Cleanup::PostgresDatabase { admin_url, name } => {
+            // FORCE closes the pool's connections, which may still be open at this point.
+            if let Ok(mut admin) = PgConnection::establish(&admin_url) {
+                let _ =
+                    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .execute(&mut admin);
+            }
+        }
+        Cleanup::Done => {}
     }
 }
