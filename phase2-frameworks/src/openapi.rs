@@ -11,7 +11,7 @@
 //! The generic viewsets (topic 2.6) describe their six routes themselves. [`document`] merges every
 //! blueprint's part into one OpenAPI 3.1 document, served at `/openapi.json`, with:
 //! - Swagger UI at `/docs`, compiled into the binary by utoipa-swagger-ui's `vendored` feature;
-//! - RapiDoc at `/rapidoc`, whose script is vendored in `assets/` (MIT, see its licence there).
+//! - RapiDoc at `/rapidoc`, whose script is vendored in `vendor/rapidoc/` (MIT, with its licence).
 //!
 //! Nothing is fetched from the internet, at build time or in the browser.
 //!
@@ -78,7 +78,7 @@ pub fn document(parts: &[&dyn OpenApiFactory]) -> OpenApiDocument {
     doc
 }
 
-const RAPIDOC_JS: &[u8] = include_bytes!("../assets/rapidoc-min.js");
+const RAPIDOC_JS: &[u8] = include_bytes!("../vendor/rapidoc/rapidoc-min.js");
 
 /// A RapiDoc page; system fonts, so the browser fetches nothing from elsewhere.
 const RAPIDOC_HTML: &str = r#"<!doctype html>
