@@ -387,7 +387,7 @@ impl<C: Crud + ?Sized> ViewSet<C> {
         let collection = PathItem::new(HttpMethod::Get, self.list_operation());
         let mut collection_post = PathItem::new(
             HttpMethod::Post,
-            self.operation("create", format!("Create one of {}", self.tag()))
+            self.operation("create", format!("Add to {}", self.tag()))
                 .request_body(Self::body(schema_ref::<C::Write>()))
                 .response(
                     "201",
@@ -401,7 +401,7 @@ impl<C: Crud + ?Sized> ViewSet<C> {
             |id: &str, summary: String| self.operation(id, summary).parameter(id_parameter());
         let mut item = PathItem::new(
             HttpMethod::Get,
-            item_op("retrieve", format!("One of {}", self.tag()))
+            item_op("retrieve", format!("Get one of {} by id", self.tag()))
                 .response("200", Self::item_response("Found"))
                 .response("404", problem_response("No such id"))
                 .build(),
