@@ -68,7 +68,9 @@ impl From<KvError> for ApiError {
     }
 }
 
-/// What the API needs from a key-value store.
+/// What the API needs from a key-value store. (Native `async fn` in traits would not promise
+/// `Send` futures, which actix's multi-threaded runtime needs, so the methods say
+/// `impl Future + Send`; the implementations still write `async fn`.)
 pub trait KeyValue: Send + Sync + 'static {
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<String>, KvError>> + Send;
     /// Stores `value`; with a `ttl` it disappears after that long.
@@ -87,6 +89,11 @@ pub trait KeyValue: Send + Sync + 'static {
         &self,
         key: &str,
     ) -> impl Future<Output = Result<Option<Duration>, KvError>> + Send;
+    /// The value and its time left, read together: no change can fall between the two.
+    fn get_with_ttl(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<(String, Option<Duration>)>, KvError>> + Send;
 }
 
 /// The in-process store: a map behind a mutex, entries with an optional deadline.
@@ -166,6 +173,18 @@ impl KeyValue for MemoryStore {
         Ok(Self::live(&mut self.entries(), key)
             .and_then(|(_, deadline)| *deadline)
             .map(|deadline| deadline.saturating_duration_since(Instant::now())))
+    }
+
+    async fn get_with_ttl(&self, key: &str) -> Result<Option<(String, Option<Duration>)>, KvError> {
+        let now = Instant::now();
+        Ok(
+            Self::live(&mut self.entries(), key).map(|(value, deadline)| {
+                (
+                    value.clone(),
+                    deadline.map(|d| d.saturating_duration_since(now)),
+                )
+            }),
+        )
     }
 }
 
@@ -295,6 +314,19 @@ impl KeyValue for RedisStore {
             .map_err(unavailable)?;
         Ok(u64::try_from(millis).ok().map(Duration::from_millis))
     }
+
+    async fn get_with_ttl(&self, key: &str) -> Result<Option<(String, Option<Duration>)>, KvError> {
+        // MULTI/EXEC: both answers come from the same moment.
+        let key = self.key(key);
+        let (value, millis): (Option<String>, i64) = redis::pipe()
+            .atomic()
+            .get(&key)
+            .pttl(&key)
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(value.map(|value| (value, u64::try_from(millis).ok().map(Duration::from_millis))))
+    }
 }
 
 /// The store the server uses: Redis when configured, in process otherwise.
@@ -346,6 +378,13 @@ impl KeyValue for Store {
         match self {
             Store::Memory(store) => store.time_to_live(key).await,
             Store::Redis(store) => store.time_to_live(key).await,
+        }
+    }
+
+    async fn get_with_ttl(&self, key: &str) -> Result<Option<(String, Option<Duration>)>, KvError> {
+        match self {
+            Store::Memory(store) => store.get_with_ttl(key).await,
+            Store::Redis(store) => store.get_with_ttl(key).await,
         }
     }
 }
@@ -402,11 +441,10 @@ pub(crate) async fn get_value(
     Path(KeyPath { key }): Path<KeyPath>,
 ) -> Result<HttpResponse, ApiError> {
     check_key(&key)?;
-    let value = store
-        .get(&user_key(&key))
+    let (value, ttl) = store
+        .get_with_ttl(&user_key(&key))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no key `{key}`")))?;
-    let ttl = store.time_to_live(&user_key(&key)).await?;
     Ok(with_store(&store, HttpResponse::Ok()).json(Entry {
         ttl_seconds: ttl.map(|ttl| ttl.as_secs()),
         key,

@@ -29,6 +29,26 @@ async fn suite(store: &impl KeyValue) {
         "nothing left to delete"
     );
 
+    // The value and its time left, together.
+    store
+        .set("both", "v", Some(Duration::from_secs(60)))
+        .await
+        .expect("the store answers");
+    let (value, ttl) = store
+        .get_with_ttl("both")
+        .await
+        .expect("the store answers")
+        .expect("present");
+    assert_eq!(value, "v");
+    assert!(ttl.is_some_and(|ttl| ttl > Duration::from_secs(50) && ttl <= Duration::from_secs(60)));
+    assert_eq!(
+        store
+            .get_with_ttl("absent")
+            .await
+            .expect("the store answers"),
+        None
+    );
+
     // Expiry.
     store
         .set("short", "lived", Some(Duration::from_millis(200)))
