@@ -25,6 +25,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub mod models;
 pub mod schema;
+pub mod seed;
 pub mod testing;
 
 /// A connection to SQLite or PostgreSQL; every diesel query runs on either.
@@ -319,6 +320,13 @@ where
     let AnyConnection::Sqlite(sqlite) = conn else {
         return conn.transaction(work);
     };
+    // Inside a transaction already (the lock is held): an ordinary nested one, a savepoint.
+    let nested = AnsiTransactionManager::transaction_manager_status_mut(sqlite)
+        .transaction_depth()
+        .is_ok_and(|depth| depth.is_some());
+    if nested {
+        return conn.transaction(work);
+    }
     AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
     let result = work(conn);
     let AnyConnection::Sqlite(sqlite) = conn else {
@@ -507,6 +515,34 @@ mod tests {
                 authors::table.count().get_result::<i64>(&mut conn).unwrap(),
                 0
             );
+        }
+    }
+
+    #[test]
+    fn write_transactions_nest_and_roll_back_together() {
+        for db in TestDatabase::all() {
+            let mut conn = db.database.conn().unwrap();
+            let insert = |c: &mut AnyConnection, name: &str| {
+                diesel::insert_into(authors::table)
+                    .values(NewAuthor { name, bio: None })
+                    .execute(c)
+            };
+            write_transaction(&mut conn, |c| {
+                insert(c, "outer")?;
+                write_transaction(c, |c| insert(c, "inner"))
+            })
+            .unwrap();
+            let failed: QueryResult<()> = write_transaction(&mut conn, |c| {
+                insert(c, "lost")?;
+                Err(diesel::result::Error::RollbackTransaction)
+            });
+            assert!(failed.is_err());
+            let names: Vec<String> = authors::table
+                .select(authors::name)
+                .order(authors::id)
+                .load(&mut conn)
+                .unwrap();
+            assert_eq!(names, ["outer", "inner"], "{:?}", db.database.backend);
         }
     }
 }
