@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Parser;
 use common::config::{ServerArgs, exit_code};
 use common::db::Database;
@@ -83,12 +82,6 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     common::telemetry::init(cli.server.log_format);
-    if common::db::Backend::of(&cli.database_url) == common::db::Backend::Sqlite
-        && let Some(dir) = std::path::Path::new(&cli.database_url).parent()
-        && !dir.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
     let database = tokio::task::spawn_blocking(move || -> anyhow::Result<Database> {
         let database = Database::connect(&cli.database_url)?;
         seed::seed(&database).map_err(|err| anyhow::anyhow!("seeding the demo data: {err:?}"))?;

@@ -2,10 +2,9 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use common::config::{ServerArgs, exit_code};
-use common::db::{Backend, Database};
+use common::db::Database;
 use common::server::Tour;
 use phase3_db::documents::{Mongo, ReadingLists};
 use phase3_db::key_value::{MemoryStore, RedisStore, Store};
@@ -77,16 +76,6 @@ const TRY_IT: &[&str] = &[
     r#"curl -si {base}/mongo/reading-lists -H 'Content-Type: application/json' -d '{"owner":"ada","name":"summer","tags":["sf"]}'"#,
 ];
 
-fn create_sqlite_dir(url: &str) -> anyhow::Result<()> {
-    if Backend::of(url) == Backend::Sqlite
-        && let Some(dir) = std::path::Path::new(url).parent()
-        && !dir.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    Ok(())
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     exit_code(run(Cli::parse()).await)
@@ -94,7 +83,6 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     common::telemetry::init(cli.server.log_format);
-    create_sqlite_dir(&cli.database_url)?;
     let url = cli.database_url.clone();
     if let Some(Command::Migrate { action }) = cli.command {
         let output = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {

@@ -138,8 +138,8 @@ impl std::fmt::Debug for Database {
     }
 }
 
-/// Runs on every new connection: SQLite needs foreign keys switched on (they are off by default),
-/// and a busy timeout so that concurrent writers wait instead of failing.
+/// Runs on every new connection: SQLite needs a busy timeout so that concurrent writers wait instead
+/// of failing, and foreign keys switched on (they are off by default).
 #[derive(Debug)]
 struct SqliteSetup;
 
@@ -147,9 +147,7 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqliteSetup {
     fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
         if let AnyConnection::Sqlite(sqlite) = conn {
             sqlite
-                .batch_execute(
-                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;",
-                )
+                .batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
                 .map_err(diesel::r2d2::Error::QueryError)?;
         }
         Ok(())
@@ -178,6 +176,24 @@ impl Database {
     pub fn open(url: &str, migrations: &'static [&'static MigrationSet]) -> anyhow::Result<Self> {
         let backend = Backend::of(url);
         let display_url = crate::config::redact_url(url);
+        // A SQLite file in a folder that does not exist yet (`data/phase2.sqlite3` on a first run).
+        if backend == Backend::Sqlite
+            && let Some(dir) = std::path::Path::new(url).parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        // Write-ahead logging lets readers and a writer work at once. It is a property of the file,
+        // set once here: switching it from several new pooled connections at once would make them
+        // trip over each other.
+        if backend == Backend::Sqlite {
+            SqliteConnection::establish(url)
+                .and_then(|mut conn| {
+                    conn.batch_execute("PRAGMA journal_mode = WAL;")
+                        .map_err(|err| diesel::ConnectionError::BadConnection(err.to_string()))
+                })
+                .with_context(|| format!("cannot open {display_url}"))?;
+        }
         let pool = Pool::builder()
             .max_size(match backend {
                 Backend::Postgres => 10,
