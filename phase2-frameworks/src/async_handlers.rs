@@ -11,7 +11,7 @@
 //! over HTTP with reqwest and `.await`s the answer, so the worker serves other requests while the
 //! upstream thinks. The upstream is `PRICE_SERVICE_URL`, or by default a simulated one mounted on
 //! this server at `/upstream/prices/{id}` that takes 300 ms to answer.
-//! `tests/async_handlers.rs` holds a dozen price requests at a stalled upstream and shows that other
+//! `tests/async_handlers.rs` holds 64 price requests at a stalled upstream and shows that other
 //! requests are still answered.
 //!
 //! **Why:** an actix worker is one thread running many requests; a request that blocks it blocks all
