@@ -21,6 +21,8 @@ pub struct ApiError {
     status: StatusCode,
     detail: Option<String>,
     errors: Vec<FieldError>,
+    /// Boxed: rare, and an `ApiError` travels in every `Result` of a request path.
+    extensions: Option<Box<serde_json::Map<String, serde_json::Value>>>,
     headers: Vec<(HeaderName, HeaderValue)>,
     source: Option<anyhow::Error>,
 }
@@ -32,6 +34,7 @@ impl ApiError {
             status,
             detail: Some(detail.into()),
             errors: Vec::new(),
+            extensions: None,
             headers: Vec::new(),
             source: None,
         }
@@ -94,6 +97,7 @@ impl ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             detail: None,
             errors: Vec::new(),
+            extensions: None,
             headers: Vec::new(),
             source: Some(cause.into()),
         }
@@ -102,6 +106,15 @@ impl ApiError {
     /// Adds per-field errors (shown in the problem's `errors` member).
     pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
         self.errors = errors;
+        self
+    }
+
+    /// Adds an extension member to the problem document: `("error", "invalid_grant")` makes an OAuth
+    /// token endpoint's error readable by OAuth clients, which look for that member.
+    pub fn with_member(mut self, name: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.extensions
+            .get_or_insert_default()
+            .insert(name.to_owned(), value.into());
         self
     }
 
@@ -131,6 +144,9 @@ impl ApiError {
         let mut problem = Problem::from_status(self.status);
         problem.detail.clone_from(&self.detail);
         problem.errors.clone_from(&self.errors);
+        if let Some(extensions) = &self.extensions {
+            problem.extensions.clone_from(extensions);
+        }
         problem
     }
 

@@ -13,7 +13,11 @@ pub mod db;
 pub mod error;
 pub mod extract;
 pub mod middleware;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod problem;
+#[cfg(feature = "redis")]
+pub mod redis;
 #[cfg(feature = "validation")]
 pub mod rules;
 pub mod server;

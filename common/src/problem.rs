@@ -30,6 +30,11 @@ pub struct Problem {
     /// One entry for each failing field or parameter (an extension member of this project).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Other extension members (RFC 9457 §3.2), such as OAuth 2.0's `error` code on a token endpoint's
+    /// error, which OAuth clients read.
+    #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 /// One failing field: where it is, which rule it broke, and why.
@@ -68,6 +73,7 @@ impl Problem {
             detail: None,
             instance: None,
             errors: Vec::new(),
+            extensions: serde_json::Map::new(),
         }
     }
 }

@@ -98,6 +98,8 @@ pub struct Tour<'a> {
     pub address: SocketAddr,
     /// `(topic ID, topic, a path or command to try)`.
     pub topics: &'a [(&'a str, &'a str, &'a str)],
+    /// Lines printed between the topics and the commands (demo users, what the phase is connected to).
+    pub notes: &'a [String],
     /// Copy-paste commands; `{base}` is replaced by the server's base URL.
     pub try_it: &'a [&'a str],
 }
@@ -113,6 +115,12 @@ impl fmt::Display for Tour<'_> {
             writeln!(f, "  {id:<4} {topic:<36} {path}")?;
         }
         writeln!(f)?;
+        for note in self.notes {
+            writeln!(f, "{note}")?;
+        }
+        if !self.notes.is_empty() {
+            writeln!(f)?;
+        }
         writeln!(f, "try:")?;
         for line in self.try_it {
             writeln!(f, "  {}", line.replace("{base}", &base))?;

@@ -13,6 +13,7 @@ pub mod check;
 pub mod phase1;
 pub mod phase2;
 pub mod phase3;
+pub mod phase4;
 pub mod report;
 pub mod targets;
 
@@ -41,6 +42,10 @@ pub fn phases() -> Vec<Phase> {
         Phase {
             name: "phase3",
             checks: phase3::checks,
+        },
+        Phase {
+            name: "phase4",
+            checks: phase4::checks,
         },
     ]
 }

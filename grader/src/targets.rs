@@ -55,6 +55,7 @@ pub async fn start(name: &str) -> anyhow::Result<RunningPhase> {
             )
             .await
         }
+        "phase4" => start_phase4(TestDatabase::sqlite_with(&phase4_security::SCHEMA), None).await,
         other => bail!("no phase called {other}"),
     }
 }
@@ -94,6 +95,39 @@ pub async fn start_phase3(
     };
     let settings = phase3_db::Settings::new(database.database.clone(), store, mongo)?;
     let server = TestServer::start(|listener| phase3_db::serve(listener, settings))?;
+    Ok(RunningPhase {
+        target: Target::new(Url::parse(&server.base_url())?)?,
+        _server: server,
+        raw_server: None,
+        _database: Some(database),
+    })
+}
+
+/// Starts phase 4 on `database` (migrated with its schema), with its demo data; idempotency records
+/// and rate limits in Redis under `redis`'s prefix when given, in process otherwise.
+pub async fn start_phase4(
+    database: TestDatabase,
+    redis: Option<(redis::aio::ConnectionManager, String)>,
+) -> anyhow::Result<RunningPhase> {
+    phase4_security::seed::seed(&database.database).await?;
+    let db = database.database.clone();
+    let server = TestServer::start(|listener| {
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let mut settings =
+            phase4_security::Settings::new(db, &base_url).map_err(std::io::Error::other)?;
+        if let Some((connection, prefix)) = redis {
+            settings.records = phase4_security::idempotency::Records::redis(
+                connection.clone(),
+                &format!("{prefix}:idempotency"),
+            );
+            settings.limiter = phase4_security::rate_limit::Limiter::redis(
+                phase4_security::DEFAULT_QUOTA,
+                connection,
+                &format!("{prefix}:ratelimit"),
+            );
+        }
+        phase4_security::serve(listener, settings)
+    })?;
     Ok(RunningPhase {
         target: Target::new(Url::parse(&server.base_url())?)?,
         _server: server,

@@ -128,6 +128,40 @@ async fn every_phase3_check_fails_against_a_wrong_server() {
 }
 
 #[tokio::test]
+async fn phase4_passes_every_check_on_sqlite() {
+    let running = targets::start("phase4").await.unwrap();
+    assert_all_pass("phase4", &running.target).await;
+}
+
+#[tokio::test]
+async fn phase4_passes_every_check_on_postgres_and_redis() {
+    let Some(database) = common::db::testing::TestDatabase::postgres_with(&phase4_security::SCHEMA)
+    else {
+        eprintln!("DATABASE_URL is not a PostgreSQL URL: skipped");
+        return;
+    };
+    let redis = match common::testing::service_url("REDIS_URL") {
+        Some(url) => Some((
+            common::redis::connect(&url).await.unwrap(),
+            common::testing::unique_name("grader"),
+        )),
+        None => None,
+    };
+    let running = targets::start_phase4(database, redis).await.unwrap();
+    assert_all_pass("phase4", &running.target).await;
+}
+
+#[tokio::test]
+async fn every_phase4_check_fails_against_a_wrong_server() {
+    let server = wrong_server();
+    let target = Target::new(Url::parse(&server.base_url()).unwrap()).unwrap();
+    let topics = [
+        "4.1", "4.2", "4.3", "4.4", "4.5", "4.6", "4.7", "4.8", "4.9",
+    ];
+    assert_all_fail("phase4", &target, &topics).await;
+}
+
+#[tokio::test]
 async fn every_phase1_check_fails_against_a_wrong_server() {
     let server = wrong_server();
     let url = Url::parse(&server.base_url()).unwrap();

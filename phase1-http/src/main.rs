@@ -75,6 +75,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 title: "Phase 1: HTTP and the language",
                 address: listener.local_addr()?,
                 topics: TOPICS,
+                notes: &[],
                 try_it: TRY_IT,
             };
             println!("{tour}");

@@ -98,6 +98,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         title: "Phase 2: the frameworks' strengths",
         address: listener.local_addr()?,
         topics: TOPICS,
+        notes: &[],
         try_it: TRY_IT,
     };
     println!("{tour}");

@@ -22,10 +22,8 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::OpenApi as OpenApiDocument;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 use utoipa_actix_web::OpenApiFactory;
-use utoipa_swagger_ui::SwaggerUi;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -52,10 +50,7 @@ struct Components;
 impl Modify for Components {
     fn modify(&self, openapi: &mut OpenApiDocument) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
+        components.add_security_scheme("bearer", common::openapi::bearer_scheme());
         for (name, schema) in [
             (common::Problem::name(), common::Problem::schema()),
             (common::FieldError::name(), common::FieldError::schema()),
@@ -98,31 +93,23 @@ const RAPIDOC_HTML: &str = r#"<!doctype html>
 /// `/openapi.json`, Swagger UI at `/docs` and RapiDoc at `/rapidoc`.
 pub fn routes(doc: OpenApiDocument) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
-            .route(
-                "/docs",
-                web::get().to(|| async {
-                    HttpResponse::PermanentRedirect()
-                        .insert_header((header::LOCATION, "/docs/"))
-                        .finish()
-                }),
-            )
-            .route(
-                "/rapidoc",
-                web::get().to(|| async {
-                    HttpResponse::Ok()
-                        .content_type("text/html; charset=utf-8")
-                        .body(RAPIDOC_HTML)
-                }),
-            )
-            .route(
-                "/rapidoc/rapidoc-min.js",
-                web::get().to(|| async {
-                    HttpResponse::Ok()
-                        .content_type("text/javascript; charset=utf-8")
-                        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
-                        .body(RAPIDOC_JS)
-                }),
-            );
+        common::openapi::swagger_ui(cfg, doc);
+        cfg.route(
+            "/rapidoc",
+            web::get().to(|| async {
+                HttpResponse::Ok()
+                    .content_type("text/html; charset=utf-8")
+                    .body(RAPIDOC_HTML)
+            }),
+        )
+        .route(
+            "/rapidoc/rapidoc-min.js",
+            web::get().to(|| async {
+                HttpResponse::Ok()
+                    .content_type("text/javascript; charset=utf-8")
+                    .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+                    .body(RAPIDOC_JS)
+            }),
+        );
     }
 }

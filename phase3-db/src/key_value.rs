@@ -209,16 +209,8 @@ fn unavailable(err: redis::RedisError) -> KvError {
 impl RedisStore {
     /// Connects to `url` (`redis://127.0.0.1:6379`); keys are stored as `{prefix}:{key}`.
     pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url)?;
-        let connection =
-            tokio::time::timeout(Duration::from_secs(5), client.get_connection_manager())
-                .await
-                .map_err(|_| {
-                    let shown = common::config::redact_url(url);
-                    anyhow::anyhow!("no answer from Redis at {shown} within 5 s")
-                })??;
         Ok(Self {
-            connection,
+            connection: common::redis::connect(url).await?,
             prefix: prefix.to_owned(),
         })
     }

@@ -115,6 +115,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         title: "Phase 3: databases",
         address: listener.local_addr()?,
         topics: TOPICS,
+        notes: &[],
         try_it: TRY_IT,
     };
     println!("{tour}");

@@ -303,6 +303,13 @@ impl Database {
     }
 }
 
+/// A database failure nobody planned for is a 500; its cause goes to the log.
+impl From<diesel::result::Error> for crate::ApiError {
+    fn from(err: diesel::result::Error) -> Self {
+        crate::ApiError::internal(err)
+    }
+}
+
 /// Runs blocking work (diesel queries) on actix's blocking thread pool, so the async worker stays
 /// free for other requests; its error becomes an [`ApiError`](crate::ApiError).
 pub async fn blocking<T, E>(

@@ -1,0 +1,429 @@
+//! 4.7 HATEOAS: an order's links say what can be done with it now, by this caller.
+//!
+//! **Roadmap:** "HATEOAS: Hypermedia as the Engine of Application State."
+//!
+//! **Python:** hand-written `_links` in a Pydantic model or a DRF serializer
+//! (`SerializerMethodField`), or HAL libraries such as `halogen`.
+//!
+//! **Rust:** an order moves `placed → paid → shipped`, or to `cancelled` from `placed` or `paid`.
+//! [`Action::next`] is that state machine, and [`Action::permitted`] says who may take each step:
+//! the owner pays, an admin ships, either cancels. The `_links` of an order (HAL style:
+//! `{"pay": {"href": "/orders/1/pay", "method": "POST"}}`) are exactly the actions that
+//! both allow, and `POST /orders/{id}/{action}` enforces the same two functions, so a link is
+//! never shown for a step that would be refused, nor hidden for one that would be taken: a shipped
+//! order has no `cancel` link, and a user never sees `ship`.
+//!
+//! Routes: `POST /orders` (`orders:write`; takes an `Idempotency-Key`, 4.8), `GET /orders`, `GET
+//! /orders/{id}` (`orders:read`; your own orders, or every order for an admin), and
+//! `POST /orders/{id}/pay|ship|cancel` (`orders:write`).
+//!
+//! **Why:** a client that follows links instead of re-implementing the server's rules cannot get
+//! them wrong, and keeps working when they change.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use common::ApiError;
+use common::db::schema::books;
+use common::db::{AnyConnection, Database, blocking, write_transaction};
+use common::extract::{Path, ValidJson};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use crate::idempotency::{self, Records, Saved};
+use crate::rbac::Role;
+use crate::schema::orders;
+use crate::scopes::Scope;
+use crate::tokens::{Caller, now};
+
+/// Where an order is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Placed,
+    Paid,
+    Shipped,
+    Cancelled,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Placed => "placed",
+            Status::Paid => "paid",
+            Status::Shipped => "shipped",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [
+            Status::Placed,
+            Status::Paid,
+            Status::Shipped,
+            Status::Cancelled,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == text)
+    }
+}
+
+/// A step an order can take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Pay,
+    Ship,
+    Cancel,
+}
+
+impl Action {
+    const ALL: [Action; 3] = [Action::Pay, Action::Ship, Action::Cancel];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Pay => "pay",
+            Action::Ship => "ship",
+            Action::Cancel => "cancel",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|action| action.as_str() == text)
+    }
+
+    /// The state machine: where this action takes an order in `from`, if it applies there.
+    pub fn next(self, from: Status) -> Option<Status> {
+        match (self, from) {
+            (Action::Pay, Status::Placed) => Some(Status::Paid),
+            (Action::Ship, Status::Paid) => Some(Status::Shipped),
+            (Action::Cancel, Status::Placed | Status::Paid) => Some(Status::Cancelled),
+            _ => None,
+        }
+    }
+
+    /// Who may take it: the owner pays, an admin ships, either cancels.
+    pub fn permitted(self, caller: &Caller, owner_id: i32) -> bool {
+        let owner = caller.user_id == owner_id;
+        let admin = caller.role == Role::Admin;
+        match self {
+            Action::Pay => owner,
+            Action::Ship => admin,
+            Action::Cancel => owner || admin,
+        }
+    }
+}
+
+/// An order row.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = orders)]
+pub struct OrderRow {
+    pub id: i32,
+    pub user_id: i32,
+    pub book_id: i32,
+    pub quantity: i32,
+    pub status: String,
+    pub created_at: i64,
+}
+
+impl OrderRow {
+    fn status(&self) -> Status {
+        Status::parse(&self.status).unwrap_or(Status::Cancelled)
+    }
+}
+
+/// A link: where, and with which method when it is not GET.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Link {
+    pub href: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+}
+
+impl Link {
+    fn get(href: String) -> Self {
+        Self { href, method: None }
+    }
+
+    fn post(href: String) -> Self {
+        Self {
+            href,
+            method: Some("POST".to_owned()),
+        }
+    }
+}
+
+/// An order as the API shows it, with the links this caller may follow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Order {
+    pub id: i32,
+    pub user_id: i32,
+    pub book_id: i32,
+    pub quantity: i32,
+    pub status: Status,
+    pub created_at: i64,
+    #[serde(rename = "_links")]
+    pub links: BTreeMap<String, Link>,
+}
+
+impl Order {
+    /// `row` as `caller` sees it: `self`, `book`, and each action both the state machine and the
+    /// caller's role allow.
+    pub fn view(row: &OrderRow, caller: &Caller) -> Self {
+        let status = row.status();
+        let own = format!("/orders/{}", row.id);
+        let mut links = BTreeMap::from([
+            ("self".to_owned(), Link::get(own.clone())),
+            (
+                "book".to_owned(),
+                Link::get(format!("/v2/books/{}", row.book_id)),
+            ),
+        ]);
+        for action in Action::ALL {
+            if action.next(status).is_some() && action.permitted(caller, row.user_id) {
+                links.insert(
+                    action.as_str().to_owned(),
+                    Link::post(format!("{own}/{}", action.as_str())),
+                );
+            }
+        }
+        Self {
+            id: row.id,
+            user_id: row.user_id,
+            book_id: row.book_id,
+            quantity: row.quantity,
+            status,
+            created_at: row.created_at,
+            links,
+        }
+    }
+}
+
+/// `GET /orders`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderList {
+    pub count: usize,
+    pub items: Vec<Order>,
+    #[serde(rename = "_links")]
+    pub links: BTreeMap<String, Link>,
+}
+
+/// `POST /orders`.
+#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrder {
+    pub book_id: i32,
+    #[validate(range(min = 1, max = 100))]
+    pub quantity: i32,
+}
+
+/// The order `id` if `caller` may see it (its owner, or an admin); `None` otherwise, so that other
+/// users' orders look like missing ones.
+fn visible(conn: &mut AnyConnection, id: i32, caller: &Caller) -> QueryResult<Option<OrderRow>> {
+    let row = orders::table
+        .find(id)
+        .select(OrderRow::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(row.filter(|row| row.user_id == caller.user_id || caller.role == Role::Admin))
+}
+
+fn no_such_order() -> ApiError {
+    ApiError::not_found("no order of yours has this id")
+}
+
+/// `POST /orders`: places an order. With `Idempotency-Key`, a retry replays the first response.
+#[utoipa::path(
+    tag = "orders",
+    security(("oauth2" = ["orders:write"]), ("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "makes retrying safe (4.8)")),
+    request_body = NewOrder,
+    responses(
+        (status = 201, body = Order, headers(("Idempotent-Replayed" = String, description = "`true` on a replay"))),
+        (status = 409, description = "a request with this key is in progress", body = common::Problem),
+        (status = 422, description = "invalid order, no such book, or the key was used for another request", body = common::Problem),
+    )
+)]
+#[post("/orders")]
+pub(crate) async fn create(
+    req: HttpRequest,
+    caller: Caller,
+    database: web::Data<Database>,
+    records: web::Data<Records>,
+    ValidJson(order): ValidJson<NewOrder>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_scope(Scope::OrdersWrite)?;
+    let key = idempotency::key_of(&req)?;
+    let fingerprint = idempotency::fingerprint(&req, &order)?;
+    idempotency::run(&records, caller.user_id, key, fingerprint, || async move {
+        let user_id = caller.user_id;
+        let row = blocking(move || -> Result<Option<OrderRow>, ApiError> {
+            let mut conn = database.conn()?;
+            write_transaction(&mut conn, |conn| {
+                let book_exists = books::table
+                    .find(order.book_id)
+                    .count()
+                    .get_result::<i64>(conn)?
+                    > 0;
+                if !book_exists {
+                    return Ok(None);
+                }
+                let values = (
+                    orders::user_id.eq(user_id),
+                    orders::book_id.eq(order.book_id),
+                    orders::quantity.eq(order.quantity),
+                    orders::status.eq(Status::Placed.as_str()),
+                    orders::created_at.eq(now()),
+                );
+                common::with_backend!(&mut *conn, |c| {
+                    diesel::insert_into(orders::table)
+                        .values(values)
+                        .returning(OrderRow::as_returning())
+                        .get_result(c)
+                })
+                .map(Some)
+            })
+            .map_err(ApiError::internal)
+        })
+        .await?
+        .ok_or_else(|| {
+            ApiError::unprocessable(vec![common::FieldError::new(
+                "book_id",
+                "exists",
+                "no book has this id",
+            )])
+        })?;
+        let order = Order::view(&row, &caller);
+        Ok(Saved {
+            status: StatusCode::CREATED.as_u16(),
+            location: Some(format!("/orders/{}", order.id)),
+            body: serde_json::to_value(order).map_err(ApiError::internal)?,
+        })
+    })
+    .await
+}
+
+/// `GET /orders`: your orders (every order, for an admin).
+#[utoipa::path(
+    tag = "orders",
+    security(("oauth2" = ["orders:read"]), ("bearer" = [])),
+    responses((status = 200, body = OrderList))
+)]
+#[get("/orders")]
+pub(crate) async fn list(
+    caller: Caller,
+    database: web::Data<Database>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_scope(Scope::OrdersRead)?;
+    let (user_id, admin) = (caller.user_id, caller.role == Role::Admin);
+    let rows: Vec<OrderRow> = blocking(move || {
+        let mut query = orders::table
+            .select(OrderRow::as_select())
+            .order(orders::id)
+            .into_boxed();
+        if !admin {
+            query = query.filter(orders::user_id.eq(user_id));
+        }
+        query
+            .load(&mut *database.conn()?)
+            .map_err(ApiError::internal)
+    })
+    .await?;
+    let items: Vec<Order> = rows
+        .into_iter()
+        .map(|row| Order::view(&row, &caller))
+        .collect();
+    let mut links = BTreeMap::from([("self".to_owned(), Link::get("/orders".to_owned()))]);
+    if caller.scopes.contains(Scope::OrdersWrite) {
+        links.insert("create".to_owned(), Link::post("/orders".to_owned()));
+    }
+    Ok(HttpResponse::Ok().json(OrderList {
+        count: items.len(),
+        items,
+        links,
+    }))
+}
+
+/// `GET /orders/{id}`.
+#[utoipa::path(
+    tag = "orders",
+    security(("oauth2" = ["orders:read"]), ("bearer" = [])),
+    params(("id" = i32, Path)),
+    responses((status = 200, body = Order), (status = 404, body = common::Problem))
+)]
+#[get("/orders/{id}")]
+pub(crate) async fn retrieve(
+    caller: Caller,
+    database: web::Data<Database>,
+    Path(id): Path<i32>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_scope(Scope::OrdersRead)?;
+    let viewer = caller.clone();
+    let row =
+        blocking(move || visible(&mut *database.conn()?, id, &viewer).map_err(ApiError::internal))
+            .await?
+            .ok_or_else(no_such_order)?;
+    Ok(HttpResponse::Ok().json(Order::view(&row, &caller)))
+}
+
+/// `POST /orders/{id}/{action}`: `pay`, `ship` or `cancel`.
+#[utoipa::path(
+    tag = "orders",
+    security(("oauth2" = ["orders:write"]), ("bearer" = [])),
+    params(("id" = i32, Path), ("action" = String, Path, description = "pay, ship or cancel")),
+    responses(
+        (status = 200, description = "the order after the step, with its new links", body = Order),
+        (status = 403, description = "your role may not take this step", body = common::Problem),
+        (status = 404, description = "no such order, or no such action", body = common::Problem),
+        (status = 409, description = "the order's state does not allow this step", body = common::Problem),
+    )
+)]
+#[post("/orders/{id}/{action}")]
+pub(crate) async fn act(
+    caller: Caller,
+    database: web::Data<Database>,
+    Path((id, action)): Path<(i32, String)>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_scope(Scope::OrdersWrite)?;
+    let action = Action::parse(&action)
+        .ok_or_else(|| ApiError::not_found("an order can be paid, shipped or cancelled"))?;
+    let actor = caller.clone();
+    let row = blocking(move || -> Result<OrderRow, ApiError> {
+        let mut conn = database.conn()?;
+        write_transaction(&mut conn, |conn| {
+            let row = visible(conn, id, &actor)
+                .map_err(ApiError::internal)?
+                .ok_or_else(no_such_order)?;
+            if !action.permitted(&actor, row.user_id) {
+                return Err(ApiError::forbidden(format!(
+                    "your role may not {} this order",
+                    action.as_str()
+                )));
+            }
+            let from = row.status();
+            let to = action.next(from).ok_or_else(|| {
+                ApiError::conflict(format!(
+                    "a {} order cannot be {}",
+                    from.as_str(),
+                    match action {
+                        Action::Pay => "paid",
+                        Action::Ship => "shipped",
+                        Action::Cancel => "cancelled",
+                    }
+                ))
+            })?;
+            diesel::update(orders::table.find(id))
+                .set(orders::status.eq(to.as_str()))
+                .execute(conn)
+                .map_err(ApiError::internal)?;
+            Ok(OrderRow {
+                status: to.as_str().to_owned(),
+                ..row
+            })
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(Order::view(&row, &caller)))
+}

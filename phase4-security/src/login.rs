@@ -1,0 +1,380 @@
+//! 4.3 OAuth 2.0 / OpenID Connect, the client side: "Login with <provider>".
+//!
+//! **Roadmap:** "OAuth2 & OpenID Connect: Implementing 'Login with Google/GitHub'."
+//!
+//! **Python:** Authlib's Starlette integration: `oauth.register(name="google",
+//! server_metadata_url=...)`, then `authorize_redirect` and `authorize_access_token`, which check
+//! `state` and the ID token.
+//!
+//! **Rust:** the `openidconnect` crate, over the workspace's reqwest (the crate's own reqwest
+//! feature would compile a second HTTP stack; [`Http`] is the few lines that plug reqwest in).
+//! Providers come from configuration, each an issuer URL whose discovery document says the rest:
+//! the server's own provider (4.3, `local`) always, and any other (`--oidc-issuer
+//! https://accounts.google.com --oidc-client-id ... --oidc-client-secret ...`, with the `tls`
+//! feature for HTTPS).
+//! - `GET /login` lists the providers; `GET /login/{provider}` redirects to the provider with a
+//!   fresh `state`, `nonce` and PKCE challenge, remembered server-side for ten minutes, and the
+//!   `state` in an `HttpOnly`, `SameSite=Lax` cookie;
+//! - `GET /login/{provider}/callback?code=..&state=..`: the `state` must match the cookie's (so the
+//!   login was started by this browser) and a pending login (used once); the code is exchanged with
+//!   the PKCE verifier; the ID token's signature (by the provider's JWKS), issuer, audience, expiry
+//!   and `nonce` are verified. The account `provider:subject` is found or created, and the answer is
+//!   this API's own token pair (4.1).
+//!
+//! Discovery runs on each login, so a provider's key rotation is seen at once; logins are rare
+//! enough for the two extra requests not to matter. GitHub does not speak OpenID Connect (no
+//! discovery, no ID token), so it is not among the providers this module can configure.
+//!
+//! **Why:** the client trusts nothing in the redirect: `state` stops login CSRF (an attacker's code
+//! pushed into your browser), PKCE stops a stolen code, `nonce` stops a replayed ID token.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use common::ApiError;
+use common::db::{Database, blocking};
+use common::extract::{Path, Query};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::{
+    AsyncHttpClient, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, HttpClientError, HttpRequest as OidcRequest,
+    HttpResponse as OidcResponse, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, Scope as OidcScope, TokenResponse,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::passwords::{self, UserView};
+use crate::rbac::Role;
+use crate::scopes::Scopes;
+use crate::tokens::{self, TokenResponse as Tokens4, Tokens};
+
+/// How long a started login may take to come back.
+const PENDING_FOR: Duration = Duration::from_secs(600);
+/// The cookie that ties a callback to the browser that started the login.
+const STATE_COOKIE: &str = "login_state";
+
+/// A provider to log in with.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// In URLs: `/login/{name}`. Letters, digits and `-`.
+    pub name: String,
+    /// Its discovery document is at `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+}
+
+/// openidconnect's HTTP client, over reqwest. Redirects are not followed: a token endpoint that
+/// redirects is misconfigured or hostile.
+#[derive(Debug, Clone)]
+pub struct Http(reqwest::Client);
+
+impl Http {
+    pub fn new() -> anyhow::Result<Self> {
+        Ok(Self(
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(10))
+                .build()?,
+        ))
+    }
+}
+
+impl<'c> AsyncHttpClient<'c> for Http {
+    type Error = HttpClientError<reqwest::Error>;
+    type Future = Pin<Box<dyn Future<Output = Result<OidcResponse, Self::Error>> + 'c>>;
+
+    fn call(&'c self, request: OidcRequest) -> Self::Future {
+        Box::pin(async move {
+            let request = reqwest::Request::try_from(request).map_err(Box::new)?;
+            let response = self.0.execute(request).await.map_err(Box::new)?;
+            let mut builder = openidconnect::http::Response::builder()
+                .status(response.status())
+                .version(response.version());
+            for (name, value) in response.headers() {
+                builder = builder.header(name, value);
+            }
+            let body = response.bytes().await.map_err(Box::new)?;
+            builder.body(body.to_vec()).map_err(HttpClientError::Http)
+        })
+    }
+}
+
+/// A discovered client: authorization and token endpoints known, the others maybe.
+type Client = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// A login between the redirect to the provider and the callback.
+#[derive(Debug)]
+struct Pending {
+    provider: String,
+    verifier: PkceCodeVerifier,
+    nonce: Nonce,
+    started: Instant,
+}
+
+/// The providers, the HTTP client, and the logins in progress.
+#[derive(Debug)]
+pub struct LoginWith {
+    pub providers: Vec<ProviderConfig>,
+    /// This server's base URL, for the callback address.
+    pub base_url: String,
+    http: Http,
+    pending: Mutex<HashMap<String, Pending>>,
+}
+
+impl LoginWith {
+    pub fn new(providers: Vec<ProviderConfig>, base_url: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            providers,
+            base_url: base_url.to_owned(),
+            http: Http::new()?,
+            pending: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn provider(&self, name: &str) -> Result<&ProviderConfig, ApiError> {
+        self.providers
+            .iter()
+            .find(|provider| provider.name == name)
+            .ok_or_else(|| ApiError::not_found(format!("no login provider called `{name}`")))
+    }
+
+    fn callback(&self, provider: &str) -> String {
+        format!("{}/login/{provider}/callback", self.base_url)
+    }
+
+    /// Reads the provider's discovery document and builds a client for it.
+    async fn client(&self, provider: &ProviderConfig) -> Result<Client, ApiError> {
+        let unavailable = |what: &str, err: &dyn std::fmt::Display| {
+            tracing::warn!(provider = %provider.name, error = %err, "{what}");
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                format!("the `{}` provider could not be reached", provider.name),
+            )
+        };
+        let issuer = IssuerUrl::new(provider.issuer.clone())
+            .map_err(|err| unavailable("bad issuer URL", &err))?;
+        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
+            .await
+            .map_err(|err| unavailable("discovery failed", &err))?;
+        let redirect = RedirectUrl::new(self.callback(&provider.name))
+            .map_err(|err| unavailable("bad callback URL", &err))?;
+        Ok(CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(provider.client_id.clone()),
+            provider.client_secret.clone().map(ClientSecret::new),
+        )
+        .set_redirect_uri(redirect))
+    }
+
+    fn remember(&self, state: String, pending: Pending) {
+        let mut logins = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        logins.retain(|_, login| login.started.elapsed() < PENDING_FOR);
+        logins.insert(state, pending);
+    }
+
+    fn take(&self, state: &str) -> Option<Pending> {
+        let mut logins = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        logins
+            .remove(state)
+            .filter(|login| login.started.elapsed() < PENDING_FOR)
+    }
+}
+
+/// One provider in `GET /login`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ProviderLink {
+    pub name: String,
+    pub issuer: String,
+    /// Open this in a browser to log in.
+    pub login: String,
+}
+
+/// `GET /login`: the providers you can log in with.
+#[utoipa::path(tag = "openid", responses((status = 200, body = Vec<ProviderLink>)))]
+#[get("/login")]
+pub(crate) async fn list_providers(login: web::Data<LoginWith>) -> HttpResponse {
+    let links: Vec<ProviderLink> = login
+        .providers
+        .iter()
+        .map(|provider| ProviderLink {
+            name: provider.name.clone(),
+            issuer: provider.issuer.clone(),
+            login: format!("/login/{}", provider.name),
+        })
+        .collect();
+    HttpResponse::Ok().json(links)
+}
+
+/// `GET /login/{provider}`: off to the provider.
+#[utoipa::path(
+    tag = "openid",
+    params(("provider" = String, Path)),
+    responses(
+        (status = 303, description = "to the provider's authorization endpoint"),
+        (status = 404, body = common::Problem),
+        (status = 502, description = "the provider's discovery failed", body = common::Problem),
+    )
+)]
+#[get("/login/{provider}")]
+pub(crate) async fn start(
+    login: web::Data<LoginWith>,
+    Path(name): Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let provider = login.provider(&name)?;
+    let client = login.client(provider).await?;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(OidcScope::new("profile".to_owned()))
+        .set_pkce_challenge(challenge)
+        .url();
+    login.remember(
+        state.secret().clone(),
+        Pending {
+            provider: name.clone(),
+            verifier,
+            nonce,
+            started: Instant::now(),
+        },
+    );
+    let cookie = Cookie::build(STATE_COOKIE, state.secret().clone())
+        .path("/login")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .max_age(actix_web::cookie::time::Duration::seconds(
+            i64::try_from(PENDING_FOR.as_secs()).unwrap_or(600),
+        ))
+        .finish();
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, url.as_str()))
+        .cookie(cookie)
+        .finish())
+}
+
+/// The provider's answer.
+#[derive(Debug, Deserialize)]
+pub struct Callback {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+/// What a completed login answers: who you are here, and this API's tokens.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LoggedIn {
+    pub provider: String,
+    /// The user's id at the provider.
+    pub subject: String,
+    pub user: UserView,
+    pub tokens: Tokens4,
+}
+
+fn refused(detail: impl Into<String>) -> ApiError {
+    ApiError::bad_request(detail)
+}
+
+/// `GET /login/{provider}/callback`: checks `state`, redeems the code, verifies the ID token.
+#[utoipa::path(
+    tag = "openid",
+    params(("provider" = String, Path), ("code" = String, Query), ("state" = String, Query)),
+    responses(
+        (status = 200, body = LoggedIn),
+        (status = 400, description = "a state that is not this browser's, an expired login, a refused code, a bad ID token", body = common::Problem),
+    )
+)]
+#[get("/login/{provider}/callback")]
+pub(crate) async fn callback(
+    req: HttpRequest,
+    login: web::Data<LoginWith>,
+    database: web::Data<Database>,
+    tokens: web::Data<Tokens>,
+    Path(name): Path<String>,
+    Query(answer): Query<Callback>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(error) = answer.error {
+        return Err(refused(format!(
+            "the provider refused: {error} ({})",
+            answer.error_description.unwrap_or_default()
+        )));
+    }
+    let state = answer
+        .state
+        .ok_or_else(|| refused("the callback has no state"))?;
+    let cookie = req.cookie(STATE_COOKIE);
+    if cookie.as_ref().map(Cookie::value) != Some(state.as_str()) {
+        return Err(refused(
+            "state does not match this browser's login: start again at /login/{provider}",
+        ));
+    }
+    let pending = login
+        .take(&state)
+        .filter(|pending| pending.provider == name)
+        .ok_or_else(|| refused("no login with this state is in progress (expired or used)"))?;
+    let code = answer
+        .code
+        .ok_or_else(|| refused("the callback has no code"))?;
+    let provider = login.provider(&name)?.clone();
+    let client = login.client(&provider).await?;
+    let response = client
+        .exchange_code(AuthorizationCode::new(code))
+        .map_err(|err| ApiError::internal(anyhow::anyhow!("no token endpoint: {err}")))?
+        .set_pkce_verifier(pending.verifier)
+        .request_async(&login.http)
+        .await
+        .map_err(|err| {
+            tracing::warn!(provider = %name, error = %err, "code exchange refused");
+            refused("the provider refused the code")
+        })?;
+    let id_token = response
+        .id_token()
+        .ok_or_else(|| refused("the provider sent no ID token"))?;
+    let claims = id_token
+        .claims(&client.id_token_verifier(), &pending.nonce)
+        .map_err(|err| refused(format!("the ID token failed verification: {err}")))?;
+    let subject = claims.subject().as_str().to_owned();
+    // Accounts from a provider are `provider:subject`: a local username cannot contain `:`.
+    let username = format!("{name}:{subject}");
+    let db = database.clone();
+    let issuer = tokens.clone();
+    let (user, pair) = blocking(move || -> Result<_, ApiError> {
+        let mut conn = db.conn()?;
+        let user = match passwords::find_by_name(&mut conn, &username)? {
+            Some(user) => user,
+            None => passwords::insert(&mut conn, &username, None, Role::User)?
+                .ok_or_else(|| ApiError::conflict("the account was created concurrently; retry"))?,
+        };
+        let scope = Scopes::requested(None, user.role())?;
+        let pair = tokens::issue(&mut conn, &issuer, &user, &scope, None)?;
+        Ok((user, pair))
+    })
+    .await?;
+    let mut removal = Cookie::build(STATE_COOKIE, "").path("/login").finish();
+    removal.make_removal();
+    Ok(tokens::no_store().cookie(removal).json(LoggedIn {
+        provider: name,
+        subject,
+        user: UserView::from(&user),
+        tokens: pair,
+    }))
+}
