@@ -2,7 +2,8 @@
 //!
 //! For the in-process stores, and Redis when `REDIS_URL` is set, it times the calls a request makes:
 //! - the rate limiter: one `take` (in Redis, one `EVALSHA` of the GCRA script);
-//! - an idempotent POST: `claim` then `complete` (two round trips), and a replayed one: `claim`
+//! - an idempotent POST: `claim` then `complete` (two round trips; `complete` a compare-and-set
+//!   script), and a replayed one: `claim`
 //!   finding the stored response (one).
 //!
 //! Also the ES256 verification of a bearer token, which the limiter does to know the user.
@@ -13,7 +14,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use phase4_security::idempotency::{Records, Saved};
+use phase4_security::idempotency::{Claim, Records, Saved};
 use phase4_security::rate_limit::{Limiter, Quota};
 
 const SEQUENTIAL: usize = 5_000;
@@ -126,8 +127,10 @@ async fn measure(store: &str, limiter: Limiter, records: Records) {
         let r = Arc::clone(&r);
         async move {
             let key = format!("bench:new:{i}");
-            r.claim(&key, "fingerprint").await.expect("claim");
-            r.complete(&key, "fingerprint", &saved())
+            let Claim::Claimed(held) = r.claim(&key, "fingerprint").await.expect("claim") else {
+                panic!("{key} was taken already");
+            };
+            r.complete(&key, &held, "fingerprint", &saved())
                 .await
                 .expect("complete");
         }
@@ -159,8 +162,10 @@ async fn measure(store: &str, limiter: Limiter, records: Records) {
         let r = Arc::clone(&r);
         async move {
             let key = format!("bench:concurrent:{i}");
-            r.claim(&key, "fingerprint").await.expect("claim");
-            r.complete(&key, "fingerprint", &saved())
+            let Claim::Claimed(held) = r.claim(&key, "fingerprint").await.expect("claim") else {
+                panic!("{key} was taken already");
+            };
+            r.complete(&key, &held, "fingerprint", &saved())
                 .await
                 .expect("complete");
         }

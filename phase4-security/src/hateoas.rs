@@ -414,10 +414,21 @@ pub(crate) async fn act(
                     }
                 ))
             })?;
-            diesel::update(orders::table.find(id))
-                .set(orders::status.eq(to.as_str()))
-                .execute(conn)
-                .map_err(ApiError::internal)?;
+            // Only from the state read above: of two concurrent steps (an admin ships while the
+            // owner cancels), the second finds the state changed and is refused.
+            let changed = diesel::update(
+                orders::table
+                    .find(id)
+                    .filter(orders::status.eq(from.as_str())),
+            )
+            .set(orders::status.eq(to.as_str()))
+            .execute(conn)
+            .map_err(ApiError::internal)?;
+            if changed == 0 {
+                return Err(ApiError::conflict(
+                    "the order changed meanwhile; read it again",
+                ));
+            }
             Ok(OrderRow {
                 status: to.as_str().to_owned(),
                 ..row

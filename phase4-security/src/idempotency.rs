@@ -18,6 +18,9 @@
 //!   retries create exactly one resource;
 //! - a request that fails (4xx or 5xx) frees the key: nothing happened, so the client may retry.
 //!
+//! `SET ... NX GET` needs Redis 7 or later. Completing and releasing a key are compare-and-set
+//! scripts: only the request that claimed a key may write its response or free it.
+//!
 //! Keys belong to a user (`idempotency:{user}:{key}`): one user's key can neither collide with nor
 //! replay another's response. A claim that is never completed (the server died mid-request) expires
 //! after a minute. [`Records`] is Redis when `REDIS_URL` is set and in process otherwise; the tests
@@ -71,17 +74,25 @@ impl Saved {
 }
 
 /// What is stored under a key: the request's fingerprint, and its response once there is one.
+/// While the request runs, `claim` is a random id: only the request that wrote it may complete or
+/// release the key (after a claim expired and was taken again, the late first request may not).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Record {
     fingerprint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    claim: Option<String>,
     response: Option<Saved>,
 }
+
+/// A key this request holds: the exact record it stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held(String);
 
 /// What claiming a key found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
     /// The key was free; it is ours now.
-    Claimed,
+    Claimed(Held),
     /// The same request already ran; this is its response.
     Replay(Saved),
     /// The same request is running now.
@@ -91,9 +102,9 @@ pub enum Claim {
 }
 
 impl Claim {
-    fn of(existing: Option<&str>, fingerprint: &str) -> Result<Self, ApiError> {
+    fn of(existing: Option<&str>, fingerprint: &str, ours: String) -> Result<Self, ApiError> {
         let Some(existing) = existing else {
-            return Ok(Claim::Claimed);
+            return Ok(Claim::Claimed(Held(ours)));
         };
         let record: Record = serde_json::from_str(existing).map_err(ApiError::internal)?;
         Ok(match record {
@@ -121,6 +132,8 @@ enum Store {
     Redis {
         connection: ConnectionManager,
         prefix: String,
+        /// [`REPLACE_IF_HELD`], sent once and then called by its hash.
+        replace: redis::Script,
     },
 }
 
@@ -160,6 +173,7 @@ impl Records {
             store: Store::Redis {
                 connection,
                 prefix: prefix.to_owned(),
+                replace: redis::Script::new(REPLACE_IF_HELD),
             },
             keep_for: KEEP_FOR,
         }
@@ -177,6 +191,7 @@ impl Records {
     pub async fn claim(&self, key: &str, fingerprint: &str) -> Result<Claim, ApiError> {
         let record = Record {
             fingerprint: fingerprint.to_owned(),
+            claim: Some(crate::tokens::random_token()),
             response: None,
         };
         let value = serde_json::to_string(&record).map_err(ApiError::internal)?;
@@ -193,16 +208,18 @@ impl Records {
                 if let Some((existing, _)) =
                     entries.get(key).filter(|(_, deadline)| *deadline > now)
                 {
-                    return Claim::of(Some(existing), fingerprint);
+                    return Claim::of(Some(existing), fingerprint, value);
                 }
-                entries.insert(key.to_owned(), (value, now + CLAIM_FOR));
-                Ok(Claim::Claimed)
+                entries.insert(key.to_owned(), (value.clone(), now + CLAIM_FOR));
+                Ok(Claim::Claimed(Held(value)))
             }
-            Store::Redis { connection, prefix } => {
+            Store::Redis {
+                connection, prefix, ..
+            } => {
                 // One atomic command: set if absent, and return what was there if not.
                 let existing: Option<String> = redis::cmd("SET")
                     .arg(format!("{prefix}:{key}"))
-                    .arg(value)
+                    .arg(&value)
                     .arg("NX")
                     .arg("PX")
                     .arg(millis(CLAIM_FOR))
@@ -210,62 +227,94 @@ impl Records {
                     .query_async(&mut connection.clone())
                     .await
                     .map_err(|err| unavailable(&err))?;
-                Claim::of(existing.as_deref(), fingerprint)
+                Claim::of(existing.as_deref(), fingerprint, value)
             }
         }
     }
 
-    /// Stores the response of the request that claimed `key`.
+    /// Stores the response of the request that holds `key`. `false` when it no longer held it (its
+    /// claim expired, and another request may have taken the key).
     pub async fn complete(
         &self,
         key: &str,
+        held: &Held,
         fingerprint: &str,
         saved: &Saved,
-    ) -> Result<(), ApiError> {
+    ) -> Result<bool, ApiError> {
         let record = Record {
             fingerprint: fingerprint.to_owned(),
+            claim: None,
             response: Some(saved.clone()),
         };
         let value = serde_json::to_string(&record).map_err(ApiError::internal)?;
-        match &self.store {
-            Store::Memory(memory) => {
-                let mut entries = memory
-                    .entries
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                entries.insert(key.to_owned(), (value, Instant::now() + self.keep_for));
-                Ok(())
-            }
-            Store::Redis { connection, prefix } => redis::cmd("SET")
-                .arg(format!("{prefix}:{key}"))
-                .arg(value)
-                .arg("PX")
-                .arg(millis(self.keep_for))
-                .query_async(&mut connection.clone())
-                .await
-                .map_err(|err| unavailable(&err)),
-        }
+        self.replace_if_held(key, held, Some((&value, self.keep_for)))
+            .await
     }
 
-    /// Frees `key` after its request failed.
-    pub async fn release(&self, key: &str) -> Result<(), ApiError> {
+    /// Frees `key` after its request failed; `false` when the request no longer held it.
+    pub async fn release(&self, key: &str, held: &Held) -> Result<bool, ApiError> {
+        self.replace_if_held(key, held, None).await
+    }
+
+    /// Replaces the record under `key` with `new` (or deletes it), if it is still `held`'s.
+    async fn replace_if_held(
+        &self,
+        key: &str,
+        held: &Held,
+        new: Option<(&str, Duration)>,
+    ) -> Result<bool, ApiError> {
         match &self.store {
             Store::Memory(memory) => {
                 let mut entries = memory
                     .entries
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner);
-                entries.remove(key);
-                Ok(())
+                if entries.get(key).is_none_or(|(value, _)| *value != held.0) {
+                    return Ok(false);
+                }
+                match new {
+                    Some((value, keep_for)) => {
+                        entries.insert(
+                            key.to_owned(),
+                            (value.to_owned(), Instant::now() + keep_for),
+                        );
+                    }
+                    None => {
+                        entries.remove(key);
+                    }
+                }
+                Ok(true)
             }
-            Store::Redis { connection, prefix } => redis::cmd("DEL")
-                .arg(format!("{prefix}:{key}"))
-                .query_async(&mut connection.clone())
-                .await
-                .map_err(|err| unavailable(&err)),
+            Store::Redis {
+                connection,
+                prefix,
+                replace,
+            } => {
+                // Compare and set (or delete) in one script: nothing can come between the two.
+                let (value, keep_ms) =
+                    new.map_or(("", 0), |(value, keep_for)| (value, millis(keep_for)));
+                let replaced: i32 = replace
+                    .key(format!("{prefix}:{key}"))
+                    .arg(&held.0)
+                    .arg(value)
+                    .arg(keep_ms)
+                    .invoke_async(&mut connection.clone())
+                    .await
+                    .map_err(|err| unavailable(&err))?;
+                Ok(replaced == 1)
+            }
         }
     }
 }
+
+/// KEYS[1]: the key; ARGV: the record the caller holds, the new record ("" to delete), and how
+/// long to keep it (ms).
+const REPLACE_IF_HELD: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1])
+else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+return 1
+";
 
 /// The `Idempotency-Key` of a request: `None` without one, 400 if it is not 1 to 255 visible ASCII
 /// characters.
@@ -309,8 +358,8 @@ where
         return Ok(work().await?.render(false));
     };
     let key = format!("idempotency:{user_id}:{key}");
-    match records.claim(&key, &fingerprint).await? {
-        Claim::Claimed => {}
+    let held = match records.claim(&key, &fingerprint).await? {
+        Claim::Claimed(held) => held,
         Claim::Replay(saved) => return Ok(saved.render(true)),
         Claim::InFlight => {
             return Err(ApiError::conflict(
@@ -324,14 +373,25 @@ where
                 "this Idempotency-Key was already used with a different request",
             ));
         }
-    }
+    };
+    // The work is done (or failed) now: whatever the store says, the client gets its answer. A
+    // record that cannot be stored is logged; the claim then expires, and a retry after that runs
+    // again (keeping the record in the same database transaction as the order would close that gap).
     match work().await {
         Ok(saved) => {
-            records.complete(&key, &fingerprint, &saved).await?;
+            match records.complete(&key, &held, &fingerprint, &saved).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(%key, "the idempotency claim expired before the request completed");
+                }
+                Err(_) => tracing::error!(%key, "the response could not be stored for replay"),
+            }
             Ok(saved.render(false))
         }
         Err(err) => {
-            records.release(&key).await?;
+            if !matches!(records.release(&key, &held).await, Ok(true)) {
+                tracing::warn!(%key, "the idempotency key could not be released");
+            }
             Err(err)
         }
     }

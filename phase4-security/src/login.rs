@@ -21,8 +21,10 @@
 //!   and `nonce` are verified. The account `provider:subject` is found or created, and the answer is
 //!   this API's own token pair (4.1).
 //!
-//! Discovery runs on each login, so a provider's key rotation is seen at once; logins are rare
-//! enough for the two extra requests not to matter. GitHub does not speak OpenID Connect (no
+//! A provider's discovery document and keys are read once every five minutes (the `max-age` this
+//! server's own discovery sends), and again at once when an ID token does not verify with them, so
+//! a provider's key rotation costs one extra read. Against its own provider the server calls itself
+//! over HTTP, as any client would: those calls count against the limit of its own address (4.9). GitHub does not speak OpenID Connect (no
 //! discovery, no ID token), so it is not among the providers this module can configure.
 //!
 //! **Why:** the client trusts nothing in the redirect: `state` stops login CSRF (an attacker's code
@@ -58,6 +60,11 @@ use crate::tokens::{self, TokenResponse as Tokens4, Tokens};
 
 /// How long a started login may take to come back.
 const PENDING_FOR: Duration = Duration::from_secs(600);
+/// How many logins may be in progress at once.
+const MAX_PENDING: usize = 10_000;
+/// How long a provider's discovery document and keys are used before being read again (what this
+/// server's own discovery response allows caches: `max-age=300`).
+const DISCOVERY_FOR: Duration = Duration::from_secs(300);
 /// The cookie that ties a callback to the browser that started the login.
 const STATE_COOKIE: &str = "login_state";
 
@@ -135,6 +142,8 @@ pub struct LoginWith {
     pub base_url: String,
     http: Http,
     pending: Mutex<HashMap<String, Pending>>,
+    /// Each provider's discovery document and JWKS, and when they were read.
+    discovered: Mutex<HashMap<String, (Instant, CoreProviderMetadata)>>,
 }
 
 impl LoginWith {
@@ -144,6 +153,7 @@ impl LoginWith {
             base_url: base_url.to_owned(),
             http: Http::new()?,
             pending: Mutex::new(HashMap::new()),
+            discovered: Mutex::new(HashMap::new()),
         })
     }
 
@@ -158,8 +168,46 @@ impl LoginWith {
         format!("{}/login/{provider}/callback", self.base_url)
     }
 
-    /// Reads the provider's discovery document and builds a client for it.
-    async fn client(&self, provider: &ProviderConfig) -> Result<Client, ApiError> {
+    /// A client for `provider`, from its discovery document (and JWKS) as read within the last
+    /// five minutes, or read now when `fresh`.
+    async fn client(&self, provider: &ProviderConfig, fresh: bool) -> Result<Client, ApiError> {
+        let cached = if fresh {
+            None
+        } else {
+            self.discovered
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&provider.name)
+                .filter(|(read, _)| read.elapsed() < DISCOVERY_FOR)
+                .map(|(_, metadata)| metadata.clone())
+        };
+        let metadata = match cached {
+            Some(metadata) => metadata,
+            None => {
+                let metadata = self.discover(provider).await?;
+                self.discovered
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(provider.name.clone(), (Instant::now(), metadata.clone()));
+                metadata
+            }
+        };
+        let redirect = RedirectUrl::new(self.callback(&provider.name)).map_err(|err| {
+            ApiError::internal(anyhow::anyhow!(
+                "bad callback URL for {}: {err}",
+                provider.name
+            ))
+        })?;
+        Ok(CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(provider.client_id.clone()),
+            provider.client_secret.clone().map(ClientSecret::new),
+        )
+        .set_redirect_uri(redirect))
+    }
+
+    /// Reads the provider's discovery document and its JWKS.
+    async fn discover(&self, provider: &ProviderConfig) -> Result<CoreProviderMetadata, ApiError> {
         let unavailable = |what: &str, err: &dyn std::fmt::Display| {
             tracing::warn!(provider = %provider.name, error = %err, "{what}");
             ApiError::new(
@@ -169,23 +217,27 @@ impl LoginWith {
         };
         let issuer = IssuerUrl::new(provider.issuer.clone())
             .map_err(|err| unavailable("bad issuer URL", &err))?;
-        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
+        CoreProviderMetadata::discover_async(issuer, &self.http)
             .await
-            .map_err(|err| unavailable("discovery failed", &err))?;
-        let redirect = RedirectUrl::new(self.callback(&provider.name))
-            .map_err(|err| unavailable("bad callback URL", &err))?;
-        Ok(CoreClient::from_provider_metadata(
-            metadata,
-            ClientId::new(provider.client_id.clone()),
-            provider.client_secret.clone().map(ClientSecret::new),
-        )
-        .set_redirect_uri(redirect))
+            .map_err(|err| unavailable("discovery failed", &err))
     }
 
-    fn remember(&self, state: String, pending: Pending) {
+    /// Keeps a started login until its callback, at most [`MAX_PENDING`] at once: anyone can start
+    /// logins, and none of them may grow this map without bound.
+    fn remember(&self, state: String, pending: Pending) -> Result<(), ApiError> {
         let mut logins = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        logins.retain(|_, login| login.started.elapsed() < PENDING_FOR);
+        if logins.len() >= MAX_PENDING {
+            logins.retain(|_, login| login.started.elapsed() < PENDING_FOR);
+        }
+        if logins.len() >= MAX_PENDING {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many logins are in progress; retry in a minute",
+            )
+            .with_header((header::RETRY_AFTER, 60)));
+        }
         logins.insert(state, pending);
+        Ok(())
     }
 
     fn take(&self, state: &str) -> Option<Pending> {
@@ -237,7 +289,7 @@ pub(crate) async fn start(
     Path(name): Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = login.provider(&name)?;
-    let client = login.client(provider).await?;
+    let client = login.client(provider, false).await?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, state, nonce) = client
         .authorize_url(
@@ -256,7 +308,7 @@ pub(crate) async fn start(
             nonce,
             started: Instant::now(),
         },
-    );
+    )?;
     let cookie = Cookie::build(STATE_COOKIE, state.secret().clone())
         .path("/login")
         .http_only(true)
@@ -335,10 +387,16 @@ pub(crate) async fn callback(
         .code
         .ok_or_else(|| refused("the callback has no code"))?;
     let provider = login.provider(&name)?.clone();
-    let client = login.client(&provider).await?;
+    let client = login.client(&provider, false).await?;
     let response = client
         .exchange_code(AuthorizationCode::new(code))
-        .map_err(|err| ApiError::internal(anyhow::anyhow!("no token endpoint: {err}")))?
+        .map_err(|err| {
+            tracing::warn!(provider = %name, error = %err, "the provider names no token endpoint");
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                format!("the `{name}` provider has no token endpoint"),
+            )
+        })?
         .set_pkce_verifier(pending.verifier)
         .request_async(&login.http)
         .await
@@ -349,9 +407,17 @@ pub(crate) async fn callback(
     let id_token = response
         .id_token()
         .ok_or_else(|| refused("the provider sent no ID token"))?;
-    let claims = id_token
-        .claims(&client.id_token_verifier(), &pending.nonce)
-        .map_err(|err| refused(format!("the ID token failed verification: {err}")))?;
+    // With the keys read within five minutes; if they fail, once more with the provider's keys as
+    // they are now (it may have rotated them since).
+    let claims = match id_token.claims(&client.id_token_verifier(), &pending.nonce) {
+        Ok(claims) => claims,
+        Err(_) => {
+            let fresh = login.client(&provider, true).await?;
+            id_token
+                .claims(&fresh.id_token_verifier(), &pending.nonce)
+                .map_err(|err| refused(format!("the ID token failed verification: {err}")))?
+        }
+    };
     let subject = claims.subject().as_str().to_owned();
     // Accounts from a provider are `provider:subject`: a local username cannot contain `:`.
     let username = format!("{name}:{subject}");
@@ -359,10 +425,15 @@ pub(crate) async fn callback(
     let issuer = tokens.clone();
     let (user, pair) = blocking(move || -> Result<_, ApiError> {
         let mut conn = db.conn()?;
-        let user = match passwords::find_by_name(&mut conn, &username)? {
+        // Found, created, or created by a concurrent first login of the same person.
+        let existing = passwords::find_by_name(&mut conn, &username)?;
+        let user = match existing {
             Some(user) => user,
-            None => passwords::insert(&mut conn, &username, None, Role::User)?
-                .ok_or_else(|| ApiError::conflict("the account was created concurrently; retry"))?,
+            None => match passwords::insert(&mut conn, &username, None, Role::User)? {
+                Some(user) => user,
+                None => passwords::find_by_name(&mut conn, &username)?
+                    .ok_or_else(|| ApiError::conflict("the account is being created; retry"))?,
+            },
         };
         let scope = Scopes::requested(None, user.role())?;
         let pair = tokens::issue(&mut conn, &issuer, &user, &scope, None)?;

@@ -81,7 +81,7 @@ const TOPICS: &[(&str, &str, &str)] = &[
     (
         "4.9",
         "rate limiting",
-        "RateLimit-* headers on every response",
+        "RateLimit-* headers on every API response",
     ),
 ];
 

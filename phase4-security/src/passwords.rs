@@ -15,7 +15,8 @@
 //! them.
 //!
 //! A login for a user that does not exist verifies the password against a dummy hash, so that
-//! "no such user" and "wrong password" take the same time and give the same 401: the response
+//! "no such user" and "wrong password" take the same time and give the same answer (OAuth's 400
+//! `invalid_grant` at `POST /auth/token`, the form again at `/oauth/authorize`): the response
 //! cannot tell an attacker which usernames exist. Hashes are never serialized ([`User`] has no
 //! `Serialize`; [`UserView`] is what the API shows) and never logged.
 //!
@@ -24,15 +25,16 @@
 //! **Why:** a fast hash (SHA-256) of a leaked table is cracked at billions of guesses a second on a
 //! GPU; argon2id is memory-hard, which is what makes GPUs and ASICs slow at it too.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use actix_web::{HttpResponse, post, web};
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use common::ApiError;
-use common::db::{AnyConnection, Database, blocking, write_transaction};
+use common::db::{AnyConnection, Database, blocking};
 use common::extract::ValidJson;
 use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use utoipa::ToSchema;
@@ -44,7 +46,8 @@ use crate::schema::users;
 /// How many hashes may be computed at once (each holds 19 MiB while it runs).
 pub const HASHING_PERMITS: usize = 4;
 
-static HASHING: Semaphore = Semaphore::const_new(HASHING_PERMITS);
+static HASHING: LazyLock<Arc<Semaphore>> =
+    LazyLock::new(|| Arc::new(Semaphore::new(HASHING_PERMITS)));
 
 /// A hash of a password nobody has, verified when the username is unknown (see the module docs).
 static DUMMY_HASH: LazyLock<Option<String>> =
@@ -120,15 +123,31 @@ fn verify_now(password: &str, stored: &str) -> bool {
 
 /// Hashes `password` with argon2id and a fresh random salt, on the blocking pool.
 pub async fn hash(password: String) -> Result<String, ApiError> {
-    let _permit = HASHING.acquire().await.map_err(ApiError::internal)?;
-    blocking(move || hash_now(&password)).await
+    // The permit moves into the blocking work: it is held while the hash runs, even if the request
+    // that asked for it is dropped meanwhile.
+    let permit = HASHING
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(ApiError::internal)?;
+    blocking(move || {
+        let hashed = hash_now(&password);
+        drop(permit);
+        hashed
+    })
+    .await
 }
 
 /// Whether `password` matches `stored` (a PHC string). `None` (an unknown user, or an account with
 /// no password) is checked against the dummy hash, and is never a match.
 pub async fn verify(password: String, stored: Option<String>) -> Result<bool, ApiError> {
-    let _permit = HASHING.acquire().await.map_err(ApiError::internal)?;
+    let permit = HASHING
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(ApiError::internal)?;
     blocking(move || -> Result<bool, ApiError> {
+        let _permit = permit;
         match stored {
             Some(stored) => Ok(verify_now(&password, &stored)),
             None => {
@@ -159,27 +178,27 @@ pub fn find(conn: &mut AnyConnection, id: i32) -> QueryResult<Option<User>> {
         .optional()
 }
 
-/// Inserts a user; `None` when the name is taken.
+/// Inserts a user; `None` when the name is taken. The unique index decides, not a look-up before
+/// the insert: of two concurrent registrations of one name, exactly one inserts.
 pub fn insert(
     conn: &mut AnyConnection,
     username: &str,
     password_hash: Option<&str>,
     role: Role,
 ) -> QueryResult<Option<User>> {
-    write_transaction(conn, |conn| {
-        if find_by_name(conn, username)?.is_some() {
-            return Ok(None);
-        }
-        diesel::insert_into(users::table)
-            .values((
-                users::username.eq(username),
-                users::password_hash.eq(password_hash),
-                users::role.eq(role.as_str()),
-                users::created_at.eq(crate::tokens::now()),
-            ))
-            .execute(conn)?;
-        find_by_name(conn, username)
-    })
+    let inserted = diesel::insert_into(users::table)
+        .values((
+            users::username.eq(username),
+            users::password_hash.eq(password_hash),
+            users::role.eq(role.as_str()),
+            users::created_at.eq(crate::tokens::now()),
+        ))
+        .execute(conn);
+    match inserted {
+        Ok(_) => find_by_name(conn, username),
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(None),
+        Err(err) => Err(err),
+    }
 }
 
 /// Checks a username and password: the user when both are right, `None` otherwise, with the same

@@ -408,8 +408,9 @@ pub(crate) async fn sign_in(
 /// `POST /oauth/token`, form-encoded.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CodeExchange {
-    /// `authorization_code`.
-    pub grant_type: String,
+    /// `authorization_code`. (Every field is optional to the parser, so that a missing one is
+    /// OAuth's 400 `invalid_request`, not a generic 422.)
+    pub grant_type: Option<String>,
     pub code: Option<String>,
     pub redirect_uri: Option<String>,
     pub code_verifier: Option<String>,
@@ -496,7 +497,6 @@ fn authenticate_client(
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = authorization_codes)]
 struct CodeRow {
-    client_id: String,
     redirect_uri: String,
     user_id: i32,
     scope: String,
@@ -525,7 +525,7 @@ pub(crate) async fn redeem(
     let client = authenticate_client(&clients, &req, &exchange)?;
     let invalid_grant =
         |detail: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", detail);
-    if exchange.grant_type != "authorization_code" {
+    if exchange.grant_type.as_deref() != Some("authorization_code") {
         return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
@@ -540,13 +540,16 @@ pub(crate) async fn redeem(
         ));
     };
     let code_hash = sha256(&code);
+    let client_id = client.id.clone();
     let db = database.clone();
     let spent: Option<(CodeRow, Option<User>)> = blocking(move || -> Result<_, ApiError> {
         let mut conn = db.conn()?;
         write_transaction(&mut conn, |conn| {
+            // Only this client's code: another client cannot even spend it.
             let updated = diesel::update(
                 authorization_codes::table
                     .find(&code_hash)
+                    .filter(authorization_codes::client_id.eq(&client_id))
                     .filter(authorization_codes::used.eq(false))
                     .filter(authorization_codes::expires_at.gt(now())),
             )
@@ -564,11 +567,9 @@ pub(crate) async fn redeem(
         })
     })
     .await?;
-    let (row, user) = spent.ok_or_else(|| invalid_grant("the code is unknown, used or expired"))?;
+    let (row, user) = spent
+        .ok_or_else(|| invalid_grant("the code is unknown, used, expired, or another client's"))?;
     let user = user.ok_or_else(|| invalid_grant("the code's user no longer exists"))?;
-    if row.client_id != client.id {
-        return Err(invalid_grant("the code was issued to another client"));
-    }
     if exchange.redirect_uri.as_deref() != Some(row.redirect_uri.as_str()) {
         return Err(invalid_grant(
             "redirect_uri differs from the authorization request's",

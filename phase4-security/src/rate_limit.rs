@@ -8,8 +8,10 @@
 //! **Rust:** a middleware ([`limit`]) that asks a [`Limiter`] whether the caller may go on. The
 //! caller is the user of a valid bearer token, or else the client's address (the TCP peer:
 //! `X-Forwarded-For` is not trusted, since anyone can send it; behind a proxy you would trust the
-//! proxy's header instead). Every response carries `RateLimit-Limit`, `RateLimit-Remaining`,
-//! `RateLimit-Reset` and `RateLimit-Policy`; a refused one is 429 with `Retry-After`.
+//! proxy's header instead). Every response of the API (all but `/docs` and `/openapi.json`, which
+//! are static) carries `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and
+//! `RateLimit-Policy`; a refused one is 429 with `Retry-After`. The Redis script needs Redis 5 or
+//! later (a script that reads `TIME` and then writes).
 //!
 //! The algorithm is GCRA, a token bucket stored as one number: the "theoretical arrival time" (TAT)
 //! of the next request. Each request pushes it `period / limit` into the future; a request that
@@ -20,8 +22,8 @@
 //!   from Redis's own clock (`TIME`), so the servers' clocks do not matter.
 //! - In process, [`gcra`] runs under a mutex, with the same arithmetic.
 //!
-//! If Redis fails, requests are let through (and logged): a rate limiter that takes the API down
-//! with it protects nothing.
+//! If Redis fails, requests are let through (and logged, and without rate-limit headers, since
+//! there is no count to show): a rate limiter that takes the API down with it protects nothing.
 //!
 //! **Why a token bucket:** a fixed window lets through twice the limit across a window boundary; a
 //! sliding log keeps one entry per request (memory grows with the limit); a sliding window counter

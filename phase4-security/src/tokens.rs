@@ -433,6 +433,17 @@ pub fn refresh(
     // Spend it in the same statement that checks it is unspent: of two concurrent uses, exactly one
     // updates the row.
     let outcome = write_transaction(conn, |conn| -> Result<Refreshed, ApiError> {
+        // One refresh of a family at a time. SQLite's write transaction already serializes; on
+        // PostgreSQL the family's rows are locked first, so that a revocation below is a statement
+        // that starts after any concurrent rotation committed, and sees the token it inserted.
+        if let AnyConnection::Postgresql(pg) = conn {
+            refresh_tokens::table
+                .filter(refresh_tokens::family.eq(&claims.fam))
+                .select(refresh_tokens::id)
+                .for_update()
+                .load::<String>(pg)
+                .map_err(ApiError::internal)?;
+        }
         let spent = diesel::update(
             refresh_tokens::table
                 .find(&claims.jti)
@@ -544,8 +555,9 @@ fn caller(req: &HttpRequest) -> Result<Caller, ApiError> {
 /// `POST /auth/token`, form-encoded.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenRequest {
-    /// `password` or `refresh_token`.
-    pub grant_type: String,
+    /// `password` or `refresh_token`. (Every field is optional to the parser, so that a missing one
+    /// is OAuth's 400 `invalid_request`, not a generic 422.)
+    pub grant_type: Option<String>,
     pub username: Option<String>,
     pub password: Option<String>,
     /// Space-separated; every scope the role allows when absent.
@@ -568,7 +580,7 @@ pub(crate) async fn token_endpoint(
     tokens: web::Data<Tokens>,
     Form(request): Form<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let response = match request.grant_type.as_str() {
+    let response = match request.grant_type.as_deref().unwrap_or_default() {
         "password" => {
             let (Some(username), Some(password)) = (request.username, request.password) else {
                 return Err(oauth_error(

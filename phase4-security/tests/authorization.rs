@@ -267,3 +267,40 @@ async fn an_orders_links_follow_its_state_and_the_callers_role() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn of_two_concurrent_steps_on_one_order_one_wins() {
+    for database in common::db::testing::TestDatabase::all_with(&phase4_security::SCHEMA) {
+        let phase = Phase4::start(database, |_| {}).await;
+        let ada = phase.ada().await.access_token;
+        let admin = phase.admin().await.access_token;
+        for round in 0..5 {
+            let (_, order) = phase
+                .post("/orders", &ada, &json!({"book_id": 1, "quantity": 1}))
+                .await;
+            let id = order["id"].as_i64().unwrap();
+            phase
+                .post(&format!("/orders/{id}/pay"), &ada, &json!({}))
+                .await;
+            let ship = format!("/orders/{id}/ship");
+            let cancel = format!("/orders/{id}/cancel");
+            let empty = json!({});
+            let ((shipped, _), (cancelled, _)) = tokio::join!(
+                phase.post(&ship, &admin, &empty),
+                phase.post(&cancel, &ada, &empty),
+            );
+            let winners = [shipped, cancelled]
+                .iter()
+                .filter(|status| **status == StatusCode::OK)
+                .count();
+            assert_eq!(winners, 1, "round {round}: {shipped} and {cancelled}");
+            let (_, now) = phase.get(&format!("/orders/{id}"), &ada).await;
+            let expected = if shipped == StatusCode::OK {
+                "shipped"
+            } else {
+                "cancelled"
+            };
+            assert_eq!(now["status"], expected);
+        }
+    }
+}

@@ -410,3 +410,94 @@ async fn a_callback_whose_state_is_not_this_browsers_is_refused() {
         .unwrap();
     assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn a_code_is_redeemed_only_by_its_client_and_for_its_redirect_uri() {
+    let database = TestDatabase::sqlite_with(&SCHEMA);
+    let phase = Phase4::start(database, |settings| {
+        settings.clients.0[0].secret = Some("the-login-secret".to_owned());
+    })
+    .await;
+    // The confidential client, with its right secret, presents the demo client's code.
+    let first = code(&phase).await;
+    let foreign = phase
+        .http
+        .post(phase.url("/oauth/token"))
+        .basic_auth("phase4-login", Some("the-login-secret"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", first.as_str()),
+            ("redirect_uri", DEMO_REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), StatusCode::BAD_REQUEST);
+    let problem: Value = foreign.json().await.unwrap();
+    assert_eq!(problem["error"], "invalid_grant");
+    // It did not even spend it: the demo client still can.
+    assert_eq!(
+        redeem(&phase, &first, VERIFIER).await.status(),
+        StatusCode::OK
+    );
+
+    // The right client, another redirect URI than the authorization request's.
+    let second = code(&phase).await;
+    let elsewhere = phase
+        .http
+        .post(phase.url("/oauth/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", second.as_str()),
+            ("redirect_uri", "http://localhost:3000/other"),
+            ("code_verifier", VERIFIER),
+            ("client_id", DEMO_CLIENT),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::BAD_REQUEST);
+    let problem: Value = elsewhere.json().await.unwrap();
+    assert_eq!(
+        problem["detail"],
+        "redirect_uri differs from the authorization request's"
+    );
+
+    // A token request without a grant type is OAuth's invalid_request.
+    let empty = phase
+        .http
+        .post(phase.url("/oauth/token"))
+        .form(&[("client_id", DEMO_CLIENT)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
+    let problem: Value = empty.json().await.unwrap();
+    assert_eq!(problem["error"], "unsupported_grant_type");
+}
+
+#[tokio::test]
+async fn login_with_local_still_works_after_a_key_rotation() {
+    let phase = Phase4::sqlite().await;
+    let (callback, cookie) = login_with_local(&phase).await;
+    let first = phase
+        .http
+        .get(callback.as_str())
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    // The client has the provider's keys cached now; the provider signs with a new one.
+    phase.keys.rotate().unwrap();
+    let (callback, cookie) = login_with_local(&phase).await;
+    let second = phase
+        .http
+        .get(callback.as_str())
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), StatusCode::OK);
+}

@@ -388,3 +388,24 @@ async fn an_unknown_user_and_a_wrong_password_fail_alike() {
         answers[0].1
     );
 }
+
+#[tokio::test]
+async fn of_concurrent_registrations_of_one_name_exactly_one_succeeds() {
+    for database in TestDatabase::all_with(&SCHEMA) {
+        let phase = Phase4::start(database, |_| {}).await;
+        let attempts = (0..8).map(|i| {
+            phase
+                .http
+                .post(phase.url("/auth/register"))
+                .json(&json!({"username": "twin", "password": format!("a long passphrase {i}")}))
+                .send()
+        });
+        let mut statuses: Vec<u16> = futures_util::future::join_all(attempts)
+            .await
+            .into_iter()
+            .map(|response| response.unwrap().status().as_u16())
+            .collect();
+        statuses.sort_unstable();
+        assert_eq!(statuses, [201, 409, 409, 409, 409, 409, 409, 409]);
+    }
+}
