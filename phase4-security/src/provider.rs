@@ -525,7 +525,14 @@ pub(crate) async fn redeem(
     let client = authenticate_client(&clients, &req, &exchange)?;
     let invalid_grant =
         |detail: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", detail);
-    if exchange.grant_type.as_deref() != Some("authorization_code") {
+    let Some(grant_type) = exchange.grant_type.as_deref() else {
+        return Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "grant_type is required",
+        ));
+    };
+    if grant_type != "authorization_code" {
         return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",

@@ -178,7 +178,12 @@ impl KeyRing {
 
     /// Signs `claims` with the current key; the header names its `kid`.
     pub fn sign<T: Serialize>(&self, claims: &T) -> anyhow::Result<String> {
-        let key = Arc::clone(&self.read()[0]);
+        // A ring is made with a key and rotation only adds: there is always a first one.
+        let key = self
+            .read()
+            .first()
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("the key ring is empty"))?;
         let header = Header {
             kid: Some(key.kid.clone()),
             ..Header::new(ALGORITHM)
@@ -580,7 +585,14 @@ pub(crate) async fn token_endpoint(
     tokens: web::Data<Tokens>,
     Form(request): Form<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let response = match request.grant_type.as_deref().unwrap_or_default() {
+    let Some(grant_type) = request.grant_type.as_deref() else {
+        return Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "grant_type is required: password or refresh_token",
+        ));
+    };
+    let response = match grant_type {
         "password" => {
             let (Some(username), Some(password)) = (request.username, request.password) else {
                 return Err(oauth_error(

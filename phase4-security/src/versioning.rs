@@ -122,13 +122,14 @@ impl From<BookV2> for BookV1 {
     }
 }
 
-async fn books(database: web::Data<Database>, id: Option<i32>) -> Result<Vec<BookV2>, ApiError> {
-    let found =
-        blocking(move || load(&mut *database.conn()?, id).map_err(ApiError::internal)).await?;
-    if id.is_some() && found.is_empty() {
-        return Err(ApiError::not_found("no book has this id"));
-    }
-    Ok(found)
+async fn all_books(database: web::Data<Database>) -> Result<Vec<BookV2>, ApiError> {
+    blocking(move || load(&mut *database.conn()?, None).map_err(ApiError::internal)).await
+}
+
+async fn book(database: web::Data<Database>, id: i32) -> Result<BookV2, ApiError> {
+    blocking(move || load_v2(&mut *database.conn()?, id).map_err(ApiError::internal))
+        .await?
+        .ok_or_else(|| ApiError::not_found("no book has this id"))
 }
 
 /// A v1 response: announces its deprecation, its sunset and its successor.
@@ -156,7 +157,7 @@ pub(crate) async fn list_v1(
     database: web::Data<Database>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(Scope::BooksRead)?;
-    let books: Vec<BookV1> = books(database, None)
+    let books: Vec<BookV1> = all_books(database)
         .await?
         .into_iter()
         .map(BookV1::from)
@@ -181,14 +182,8 @@ pub(crate) async fn get_v1(
     Path(id): Path<i32>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(Scope::BooksRead)?;
-    let book = one(books(database, Some(id)).await?)?;
+    let book = book(database, id).await?;
     Ok(v1(&format!("/v2/books/{id}")).json(BookV1::from(book)))
-}
-
-fn one(mut books: Vec<BookV2>) -> Result<BookV2, ApiError> {
-    books
-        .pop()
-        .ok_or_else(|| ApiError::not_found("no book has this id"))
 }
 
 /// `GET /v2/books`: an envelope of nested books.
@@ -203,7 +198,7 @@ pub(crate) async fn list_v2(
     database: web::Data<Database>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(Scope::BooksRead)?;
-    let items = books(database, None).await?;
+    let items = all_books(database).await?;
     Ok(HttpResponse::Ok().json(BookListV2 {
         count: items.len(),
         items,
@@ -224,7 +219,7 @@ pub(crate) async fn get_v2(
     Path(id): Path<i32>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(Scope::BooksRead)?;
-    Ok(HttpResponse::Ok().json(one(books(database, Some(id)).await?)?))
+    Ok(HttpResponse::Ok().json(book(database, id).await?))
 }
 
 /// The version a request asks for by header: `Api-Version`, then a versioned media type in
@@ -285,7 +280,7 @@ pub(crate) async fn get_negotiated(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(Scope::BooksRead)?;
     let (version, by_media_type) = requested_version(req.headers())?;
-    let book = one(books(database, Some(id)).await?)?;
+    let book = book(database, id).await?;
     let mut response = match version {
         1 => v1(&format!("/books/{id}")),
         _ => HttpResponse::Ok(),

@@ -192,6 +192,9 @@ async fn v1_and_v2_differ_in_shape_and_v1_announces_its_end() {
         .await
         .unwrap();
     assert_eq!(unknown.status(), StatusCode::NOT_ACCEPTABLE);
+    let (status, problem) = phase.get("/v2/books/999", &token).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(problem["detail"], "no book has this id");
 }
 
 fn links(order: &Value) -> Vec<String> {

@@ -4,7 +4,6 @@ mod support;
 
 use std::collections::HashMap;
 
-use base64::Engine;
 use common::db::testing::TestDatabase;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
@@ -70,20 +69,39 @@ async fn sign_in(phase: &Phase4, params: &[(String, String)], password: &str) ->
         .expect("POST /oauth/authorize")
 }
 
+/// POSTs `form` to the token endpoint, authenticated as `client` (id and secret, HTTP Basic) or,
+/// without one, as a public client that names itself in the form.
+async fn token_request(
+    phase: &Phase4,
+    form: &[(&str, &str)],
+    client: Option<(&str, &str)>,
+) -> reqwest::Response {
+    let mut request = phase.http.post(phase.url("/oauth/token")).form(form);
+    if let Some((id, secret)) = client {
+        request = request.basic_auth(id, Some(secret));
+    }
+    request.send().await.expect("POST /oauth/token")
+}
+
+/// An authorization code exchange: `code` for tokens, proven by `verifier`, for `redirect_uri`.
+fn exchange<'a>(
+    code: &'a str,
+    verifier: &'a str,
+    redirect_uri: &'a str,
+) -> [(&'a str, &'a str); 4] {
+    [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", verifier),
+    ]
+}
+
+/// The demo client redeems `code` with `verifier`.
 async fn redeem(phase: &Phase4, code: &str, verifier: &str) -> reqwest::Response {
-    phase
-        .http
-        .post(phase.url("/oauth/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", DEMO_REDIRECT),
-            ("code_verifier", verifier),
-            ("client_id", DEMO_CLIENT),
-        ])
-        .send()
-        .await
-        .expect("POST /oauth/token")
+    let mut form = exchange(code, verifier, DEMO_REDIRECT).to_vec();
+    form.push(("client_id", DEMO_CLIENT));
+    token_request(phase, &form, None).await
 }
 
 /// A code for the demo client, through the login form.
@@ -214,20 +232,12 @@ async fn a_code_needs_its_verifier_its_client_and_its_minute() {
 
     // Another client, whose secret is wrong: invalid_client, with a Basic challenge.
     let code = code(&phase).await;
-    let basic = base64::engine::general_purpose::STANDARD.encode("phase4-login:not-the-secret");
-    let foreign = phase
-        .http
-        .post(phase.url("/oauth/token"))
-        .header("authorization", format!("Basic {basic}"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", DEMO_REDIRECT),
-            ("code_verifier", VERIFIER),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let foreign = token_request(
+        &phase,
+        &exchange(&code, VERIFIER, DEMO_REDIRECT),
+        Some(("phase4-login", "not-the-secret")),
+    )
+    .await;
     assert_eq!(foreign.status(), StatusCode::UNAUTHORIZED);
     assert!(
         foreign.headers()["www-authenticate"]
@@ -420,19 +430,12 @@ async fn a_code_is_redeemed_only_by_its_client_and_for_its_redirect_uri() {
     .await;
     // The confidential client, with its right secret, presents the demo client's code.
     let first = code(&phase).await;
-    let foreign = phase
-        .http
-        .post(phase.url("/oauth/token"))
-        .basic_auth("phase4-login", Some("the-login-secret"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", first.as_str()),
-            ("redirect_uri", DEMO_REDIRECT),
-            ("code_verifier", VERIFIER),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let foreign = token_request(
+        &phase,
+        &exchange(&first, VERIFIER, DEMO_REDIRECT),
+        Some(("phase4-login", "the-login-secret")),
+    )
+    .await;
     assert_eq!(foreign.status(), StatusCode::BAD_REQUEST);
     let problem: Value = foreign.json().await.unwrap();
     assert_eq!(problem["error"], "invalid_grant");
@@ -444,19 +447,9 @@ async fn a_code_is_redeemed_only_by_its_client_and_for_its_redirect_uri() {
 
     // The right client, another redirect URI than the authorization request's.
     let second = code(&phase).await;
-    let elsewhere = phase
-        .http
-        .post(phase.url("/oauth/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", second.as_str()),
-            ("redirect_uri", "http://localhost:3000/other"),
-            ("code_verifier", VERIFIER),
-            ("client_id", DEMO_CLIENT),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let mut form = exchange(&second, VERIFIER, "http://localhost:3000/other").to_vec();
+    form.push(("client_id", DEMO_CLIENT));
+    let elsewhere = token_request(&phase, &form, None).await;
     assert_eq!(elsewhere.status(), StatusCode::BAD_REQUEST);
     let problem: Value = elsewhere.json().await.unwrap();
     assert_eq!(
@@ -465,16 +458,10 @@ async fn a_code_is_redeemed_only_by_its_client_and_for_its_redirect_uri() {
     );
 
     // A token request without a grant type is OAuth's invalid_request.
-    let empty = phase
-        .http
-        .post(phase.url("/oauth/token"))
-        .form(&[("client_id", DEMO_CLIENT)])
-        .send()
-        .await
-        .unwrap();
+    let empty = token_request(&phase, &[("client_id", DEMO_CLIENT)], None).await;
     assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
     let problem: Value = empty.json().await.unwrap();
-    assert_eq!(problem["error"], "unsupported_grant_type");
+    assert_eq!(problem["error"], "invalid_request");
 }
 
 #[tokio::test]

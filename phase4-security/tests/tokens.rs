@@ -382,6 +382,18 @@ async fn an_unknown_user_and_a_wrong_password_fail_alike() {
     }
     assert_eq!(answers[0].0, StatusCode::BAD_REQUEST);
     assert_eq!(answers[0], answers[1]);
+
+    // A request without a grant type says what is missing, as OAuth does.
+    let empty = phase
+        .http
+        .post(phase.url("/auth/token"))
+        .form(&[("username", "ada")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
+    let problem: Value = empty.json().await.unwrap();
+    assert_eq!(problem["error"], "invalid_request");
     assert!(
         answers[0].1.contains(r#""error":"invalid_grant""#),
         "{}",
