@@ -1,10 +1,13 @@
 //! What every phase shares, so that each phase crate holds only what it teaches.
 //!
 //! - [`problem`] and [`error`]: one error type, rendered as `application/problem+json` (RFC 9457).
-//! - [`middleware`]: turns every error response, actix's own included, into a problem.
-//! - [`extract`]: `Path`, `Query`, `Json` and `Form` extractors whose errors name the failing field.
-//! - [`config`], [`telemetry`], [`server`]: flags and env, logging, serving with graceful shutdown and
-//!   the start-up tour.
+//! - [`middleware`]: what every request goes through: a request id and a log line, HEAD, OPTIONS
+//!   and 405 for every route (from [`methods`]), and a problem for every error, actix's own included.
+//! - [`extract`]: `Path`, `Query`, `Json` and `Form` extractors whose errors name the failing field;
+//!   [`query`]: one query string read by several extractors.
+//! - [`manifest`]: a crate's topics, from which its tour and its `GET /` index are made.
+//! - [`openapi`]: the errors every document shares, and Swagger UI.
+//! - [`config`], [`telemetry`], [`server`]: flags and env, logging, serving with graceful shutdown.
 //! - [`testing`]: start any phase on `127.0.0.1:0` for a test or the grader.
 
 pub mod config;
@@ -12,10 +15,12 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod extract;
+pub mod manifest;
+pub mod methods;
 pub mod middleware;
-#[cfg(feature = "openapi")]
 pub mod openapi;
 pub mod problem;
+pub mod query;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "validation")]
@@ -25,4 +30,5 @@ pub mod telemetry;
 pub mod testing;
 
 pub use error::ApiError;
+pub use middleware::RequestId;
 pub use problem::{FieldError, Problem};

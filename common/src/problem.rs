@@ -11,8 +11,7 @@ use serde::{Deserialize, Serialize};
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
 /// A problem document (RFC 9457): the body of every 4xx and 5xx response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Problem {
     /// A URI naming the kind of problem; `about:blank` means "only what the status code says".
     #[serde(rename = "type")]
@@ -33,13 +32,12 @@ pub struct Problem {
     /// Other extension members (RFC 9457 §3.2), such as OAuth 2.0's `error` code on a token endpoint's
     /// error, which OAuth clients read.
     #[serde(flatten)]
-    #[cfg_attr(feature = "openapi", schema(ignore))]
+    #[schema(ignore)]
     pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 /// One failing field: where it is, which rule it broke, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// A dotted path into the input: `title`, `publisher.email`, `tags[2]`.
     pub field: String,

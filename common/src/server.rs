@@ -1,42 +1,60 @@
-//! How every phase is served: one app assembly, graceful shutdown, and the start-up tour.
+//! How every crate is served: one app assembly, graceful shutdown.
 //!
-//! A phase describes its routes in a `configure(&mut web::ServiceConfig)` function (Flask's
-//! `register_blueprint`, in spirit). [`serve`] wraps them in what every phase shares: a tracing span
-//! with a request id for each request, an access log line, problem+json errors and a 404 problem for
-//! unknown paths. The binary, the tests and the grader
-//! all start a phase through it, so they all see the same app.
+//! A crate describes its routes in a `configure(&mut web::ServiceConfig)` closure (Flask's
+//! `register_blueprint`, in spirit), its topics in a [`Manifest`] and its contract in an OpenAPI
+//! document. [`serve`] adds what every crate shares: `GET /` (the index), `/openapi.json` and
+//! Swagger UI at `/docs/`, a 404 problem for unknown paths, and the [`Conventions`] middleware
+//! (request ids, access log, HEAD/OPTIONS/405 from the document, problem+json for every error).
+//! The binary, the tests and the grader all start a crate through it, so they all see the same app.
 
-use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
+use actix_web::http::Method;
 use actix_web::{App, HttpServer, web};
-use tracing_actix_web::TracingLogger;
+use utoipa::openapi::OpenApi;
 
 use crate::error::ApiError;
-use crate::middleware::{access_log, problem_details};
+use crate::manifest::Manifest;
+use crate::methods::MethodTable;
+use crate::middleware::Conventions;
 
 /// How long in-flight requests may take to finish after Ctrl-C before the server stops anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// Serves `configure`'s routes on `listener`. The returned server runs when awaited or spawned;
-/// [`run_until_stopped`] adds graceful shutdown on Ctrl-C, `Server::handle()` stops it from code.
-pub fn serve<F>(listener: TcpListener, configure: F) -> io::Result<Server>
+/// Serves `configure`'s routes on `listener`, documented by `openapi` and described by `manifest`.
+/// The returned server runs when awaited or spawned; [`run_until_stopped`] adds graceful shutdown
+/// on Ctrl-C, `Server::handle()` stops it from code.
+pub fn serve<F>(
+    listener: TcpListener,
+    manifest: &'static Manifest,
+    openapi: OpenApi,
+    configure: F,
+) -> io::Result<Server>
 where
     F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 {
+    let openapi = crate::openapi::complete(openapi, manifest);
+    let methods = Arc::new(
+        MethodTable::from_openapi(&openapi)
+            .with("/openapi.json", &[Method::GET])
+            .with("/docs", &[Method::GET])
+            .with("/docs/{_:.*}", &[Method::GET]),
+    );
     let server = HttpServer::new(move || {
+        let openapi = openapi.clone();
+        // The shared routes first: a crate that wraps all of its own in one `web::scope("")`
+        // would otherwise hide them.
         App::new()
+            .app_data(web::Data::from(methods.clone()))
+            .configure(|cfg| manifest.routes(cfg))
+            .configure(|cfg| crate::openapi::swagger_ui(cfg, openapi))
             .configure(configure.clone())
             .default_service(web::to(not_found))
-            // The last `wrap` is the outermost: the span opens first, the log line sees the final
-            // status, and errors are problems before anything logs them.
-            .wrap(from_fn(problem_details))
-            .wrap(from_fn(access_log))
-            .wrap(TracingLogger::default())
+            .wrap(Conventions::new(methods.clone()))
     })
     .listen(listener)?
     .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
@@ -44,6 +62,72 @@ where
     .disable_signals()
     .run();
     Ok(server)
+}
+
+/// A crate's app, listening: what its binary runs, and what its tests and the grader start. Each
+/// crate's library builds one from its configuration (zero-to-production's `Application::build`).
+pub struct Application {
+    server: Server,
+    address: SocketAddr,
+    manifest: &'static Manifest,
+    notes: Vec<String>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("package", &self.manifest.package)
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Serves `configure` on `listener` (see [`serve`]); `notes` are the tour's lines about this
+    /// instance (demo users, which stores it uses).
+    pub fn new<F>(
+        listener: TcpListener,
+        manifest: &'static Manifest,
+        openapi: OpenApi,
+        notes: Vec<String>,
+        configure: F,
+    ) -> io::Result<Self>
+    where
+        F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+    {
+        let address = listener.local_addr()?;
+        let server = serve(listener, manifest, openapi, configure)?;
+        Ok(Self {
+            server,
+            address,
+            manifest,
+            notes,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// What the binary prints when it starts.
+    pub fn tour(&self) -> String {
+        self.manifest.tour(self.address, &self.notes).to_string()
+    }
+
+    /// The server, to await or spawn (tests do, through `common::testing::TestServer`).
+    pub fn into_server(self) -> Server {
+        self.server
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then stops gracefully.
+    pub async fn run_until_stopped(self) -> io::Result<()> {
+        run_until_stopped(self.server).await
+    }
 }
 
 /// Runs `server` until Ctrl-C or SIGTERM, then stops it gracefully: no new connections, and requests
@@ -84,47 +168,7 @@ pub async fn shutdown_signal() {
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::not_found(format!(
-        "no route for {} {}",
-        req.method(),
+        "nothing lives at {}",
         req.path()
     )))
-}
-
-/// What a phase prints when it starts: where it listens, what it teaches, and what to try first.
-#[derive(Debug)]
-pub struct Tour<'a> {
-    /// The phase, as a title: "Phase 1: HTTP and the language".
-    pub title: &'a str,
-    pub address: SocketAddr,
-    /// `(topic ID, topic, a path or command to try)`.
-    pub topics: &'a [(&'a str, &'a str, &'a str)],
-    /// Lines printed between the topics and the commands (demo users, what the phase is connected to).
-    pub notes: &'a [String],
-    /// Copy-paste commands; `{base}` is replaced by the server's base URL.
-    pub try_it: &'a [&'a str],
-}
-
-impl fmt::Display for Tour<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let base = format!("http://{}", self.address);
-        writeln!(f, "{}", self.title)?;
-        writeln!(f, "listening on {base}  (Ctrl-C stops)")?;
-        writeln!(f)?;
-        writeln!(f, "topics:")?;
-        for (id, topic, path) in self.topics {
-            writeln!(f, "  {id:<4} {topic:<36} {path}")?;
-        }
-        writeln!(f)?;
-        for note in self.notes {
-            writeln!(f, "{note}")?;
-        }
-        if !self.notes.is_empty() {
-            writeln!(f)?;
-        }
-        writeln!(f, "try:")?;
-        for line in self.try_it {
-            writeln!(f, "  {}", line.replace("{base}", &base))?;
-        }
-        Ok(())
-    }
 }

@@ -5,13 +5,23 @@
 //! level comes from `RUST_LOG` (for example `RUST_LOG=debug`), `info` by default.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+static JSON: AtomicBool = AtomicBool::new(false);
+
+/// Whether logs are JSON (`--log-format json`): the request span then carries the OpenTelemetry HTTP
+/// fields a log collector indexes; people get a short line instead.
+pub fn json_logs() -> bool {
+    JSON.load(Ordering::Relaxed)
+}
+
 /// Installs the global subscriber. Call it once, at the top of `main`; later calls change nothing.
 pub fn init(format: LogFormat) {
+    JSON.store(format == LogFormat::Json, Ordering::Relaxed);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // Logs go to stderr, so that stdout carries only what a program prints for its user (the tour).
     let builder = tracing_subscriber::fmt()

@@ -17,6 +17,15 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// Runs `app` on the current Tokio runtime until the returned guard is dropped.
+    pub fn spawn(app: crate::server::Application) -> Self {
+        let address = app.address();
+        let server = app.into_server();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self { address, handle }
+    }
+
     /// Binds `127.0.0.1:0`, builds the server with `start`, and runs it on the current Tokio runtime.
     pub fn start(start: impl FnOnce(TcpListener) -> io::Result<Server>) -> io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
@@ -42,6 +51,11 @@ impl Drop for TestServer {
         // `stop` sends the command at once; awaiting the returned future would only wait for it.
         drop(self.handle.stop(false));
     }
+}
+
+/// A listener on `127.0.0.1` and a port the OS picks: what tests build their apps on.
+pub fn listener() -> io::Result<TcpListener> {
+    TcpListener::bind("127.0.0.1:0")
 }
 
 /// The URL of a real service for a test, from the environment variable `var`.

@@ -3,12 +3,13 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail, ensure};
 use common::Problem;
-use reqwest::Response;
 use reqwest::header::CONTENT_TYPE;
+use reqwest::{Response, StatusCode};
 use serde::Serialize;
 use url::Url;
 
@@ -24,6 +25,19 @@ pub struct Target {
     pub raw_url: Option<Url>,
     /// A client that does not follow redirects, so that checks see each response as sent.
     pub client: reqwest::Client,
+    /// Whether the grader started the server itself (in this process), rather than being pointed
+    /// at one with `--base-url`.
+    pub in_process: bool,
+    /// What the running check created, to delete when it ends (see [`Target::delete_afterwards`]).
+    created: Arc<Mutex<Vec<Created>>>,
+}
+
+/// A resource a check created on the server under test: `DELETE path`, with `token` if the
+/// route needs one.
+#[derive(Debug, Clone)]
+struct Created {
+    path: String,
+    token: Option<String>,
 }
 
 impl Target {
@@ -37,12 +51,87 @@ impl Target {
             base_url,
             raw_url: None,
             client,
+            in_process: false,
+            created: Arc::default(),
         })
     }
 
     pub fn with_raw_url(mut self, raw_url: Url) -> Self {
         self.raw_url = Some(raw_url);
         self
+    }
+
+    /// Marks the target as a server the grader started itself.
+    pub fn started_in_process(mut self) -> Self {
+        self.in_process = true;
+        self
+    }
+
+    /// What the checks ran against, for the report card: `started in process at
+    /// http://127.0.0.1:PORT`, or `graded at http://...` for a server given with `--base-url`.
+    pub fn describe(&self) -> String {
+        let base = self.base_url.as_str().trim_end_matches('/');
+        let mut text = if self.in_process {
+            format!("started in process at {base}")
+        } else {
+            format!("graded at {base}")
+        };
+        if let Some(raw) = &self.raw_url {
+            text.push_str(&format!(
+                " (hand-written server at {})",
+                raw.as_str().trim_end_matches('/')
+            ));
+        }
+        text
+    }
+
+    /// Asks for `DELETE path` (with `token` as a bearer token, when given) once the running check
+    /// ends, however it ends. Checks grade a learner's server, whose data is the learner's: what a
+    /// check creates, it removes, where the API has a way to.
+    pub fn delete_afterwards(&self, path: impl Into<String>, token: Option<&str>) {
+        let mut created = self.created.lock().unwrap_or_else(PoisonError::into_inner);
+        created.push(Created {
+            path: path.into(),
+            token: token.map(str::to_owned),
+        });
+    }
+
+    /// Deletes what the check created, newest first (a book before its author). A 404 is fine: the
+    /// check may have deleted it already, or a parent's deletion took it along.
+    async fn clean_up(&self) -> Result<(), String> {
+        let created =
+            std::mem::take(&mut *self.created.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut failures = Vec::new();
+        for Created { path, token } in created.into_iter().rev() {
+            let request = match self.request(reqwest::Method::DELETE, &path) {
+                Ok(request) => request,
+                Err(err) => {
+                    failures.push(format!("{err:#}"));
+                    continue;
+                }
+            };
+            let request = match token {
+                Some(token) => request.bearer_auth(token),
+                None => request,
+            };
+            match request.send().await {
+                Ok(response)
+                    if response.status().is_success()
+                        || response.status() == StatusCode::NOT_FOUND => {}
+                Ok(response) => {
+                    failures.push(format!("DELETE {path} answered {}", response.status()));
+                }
+                Err(err) => failures.push(format!("DELETE {path}: {err}")),
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "could not delete what the check created: {}",
+                failures.join("; ")
+            ))
+        }
     }
 
     /// The absolute URL of `path` on the API.
@@ -104,6 +193,37 @@ impl std::fmt::Display for Skip {
 
 impl std::error::Error for Skip {}
 
+/// The server under test answered 429 Too Many Requests where a check expected something else. A
+/// check fails with this error instead of the consequence it would have reported ("no
+/// WWW-Authenticate header", "the token does not work"): the cause is the rate limit, not the
+/// behaviour the check grades. The shared assertions below raise it; [`Check::run`] reports it.
+#[derive(Debug)]
+pub struct RateLimited {
+    /// The request that was refused, as the check names it.
+    pub what: String,
+}
+
+impl std::fmt::Display for RateLimited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: the server answered 429 Too Many Requests: rate-limited; grade it with a higher \
+             limit, e.g. `--rate-limit 1000`",
+            self.what
+        )
+    }
+}
+
+impl std::error::Error for RateLimited {}
+
+/// Fails with [`RateLimited`] when `response` is a 429: for checks that look at a status by hand.
+pub fn not_limited(response: &Response, what: &str) -> anyhow::Result<()> {
+    if response.status() == StatusCode::TOO_MANY_REQUESTS {
+        return Err(RateLimited { what: what.into() }.into());
+    }
+    Ok(())
+}
+
 /// Pass, fail or skip, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", content = "reason", rename_all = "lowercase")]
@@ -130,11 +250,23 @@ impl Check {
         let started = Instant::now();
         let status = match tokio::time::timeout(CHECK_TIMEOUT, (self.body)(target)).await {
             Ok(Ok(())) => Status::Pass,
-            Ok(Err(err)) => match err.downcast_ref::<Skip>() {
-                Some(skip) => Status::Skip(skip.0.clone()),
-                None => Status::Fail(format!("{err:#}")),
-            },
+            Ok(Err(err)) => {
+                let limited = err
+                    .chain()
+                    .find_map(|cause| cause.downcast_ref::<RateLimited>());
+                match (err.downcast_ref::<Skip>(), limited) {
+                    (Some(skip), _) => Status::Skip(skip.0.clone()),
+                    (None, Some(limited)) => Status::Fail(limited.to_string()),
+                    (None, None) => Status::Fail(format!("{err:#}")),
+                }
+            }
             Err(_) => Status::Fail(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())),
+        };
+        let status = match (target.clean_up().await, status) {
+            (Ok(()), status) => status,
+            (Err(leftover), Status::Pass) => Status::Fail(leftover),
+            (Err(leftover), Status::Fail(reason)) => Status::Fail(format!("{reason}; {leftover}")),
+            (Err(leftover), Status::Skip(reason)) => Status::Skip(format!("{reason}; {leftover}")),
         };
         Outcome {
             phase,
@@ -146,8 +278,11 @@ impl Check {
     }
 }
 
-/// Fails unless `response` has `status`.
+/// Fails unless `response` has `status` (with [`RateLimited`] for an unexpected 429).
 pub fn expect_status(response: &Response, status: u16, what: &str) -> anyhow::Result<()> {
+    if status != 429 {
+        not_limited(response, what)?;
+    }
     ensure!(
         response.status().as_u16() == status,
         "{what}: expected {status}, got {}",
@@ -156,12 +291,14 @@ pub fn expect_status(response: &Response, status: u16, what: &str) -> anyhow::Re
     Ok(())
 }
 
-/// The value of header `name`, or a failure saying it is missing.
+/// The value of header `name`, or a failure saying it is missing (or that the response was a 429,
+/// which explains why).
 pub fn header<'r>(response: &'r Response, name: &str, what: &str) -> anyhow::Result<&'r str> {
-    response
-        .headers()
-        .get(name)
-        .with_context(|| format!("{what}: no {name} header"))?
+    let Some(value) = response.headers().get(name) else {
+        not_limited(response, what)?;
+        bail!("{what}: no {name} header");
+    };
+    value
         .to_str()
         .with_context(|| format!("{what}: {name} is not text"))
 }

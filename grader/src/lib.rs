@@ -1,15 +1,23 @@
 //! The grader: checks that each phase keeps its contract, graded over HTTP.
 //!
-//! A [`Check`] carries the topic ID it grades (from `TOPICS.md`), a name, and an async body that talks
-//! to a [`Target`]: a base URL and an HTTP client. Because checks speak only HTTP, they grade any
-//! server that keeps the phase's contract: the phase started in-process, a phase running elsewhere
-//! (`--base-url`), or a student's own implementation.
+//! A [`Check`] carries the topic ID it grades (from the crate's manifest), a name, and an async
+//! body that talks to a [`Target`]: a base URL and an HTTP client. Because checks speak only HTTP,
+//! they grade any server that keeps the phase's contract: the phase started in-process, a phase
+//! running elsewhere (`--base-url`), or a student's own implementation.
+//!
+//! Each phase's checks grade its topics; [`conventions`] adds the checks every crate is graded on
+//! (HEAD, OPTIONS and 405 on every documented route; the index at `/`; errors in the API's words),
+//! read from the crate's own OpenAPI document. A check deletes what it created when it ends
+//! ([`Target::delete_afterwards`]), so grading a learner's server leaves its data as it was; a 429
+//! from the server is reported as the rate limit it is, not as the failure it caused downstream.
 //!
 //! `cargo test -p grader` runs every check against every phase started in-process, and against a
-//! deliberately wrong server to prove that each check can fail. `cargo run -p grader` prints the
-//! report card.
+//! deliberately wrong server to prove that each check can fail; `tests/api/manifest.rs` checks that the
+//! checks, each crate's README table and its topic modules agree with the crate's manifest.
+//! `cargo run -p grader` prints the report card.
 
 pub mod check;
+pub mod conventions;
 pub mod phase1;
 pub mod phase2;
 pub mod phase3;

@@ -8,7 +8,8 @@ use grader::{ReportCard, Target, grade, targets};
 use url::Url;
 
 /// Grades the phases and prints a report card. Without --base-url each phase is started in this
-/// process on a free port; with it, the one phase named is graded at that URL.
+/// process on a free port, on a throwaway database; with it, the one phase named is graded at that
+/// URL, and the checks delete what they create there.
 #[derive(Debug, Parser)]
 struct Cli {
     /// Phases to grade (phase1, ...); all of them when none is named.
@@ -56,11 +57,14 @@ async fn run(cli: Cli) -> anyhow::Result<ReportCard> {
                 if let Some(raw_url) = &cli.raw_url {
                     target = target.with_raw_url(raw_url.clone());
                 }
-                card.outcomes.extend(grade(&phase, &target).await);
+                let outcomes = grade(&phase, &target).await;
+                card.add(phase.name, &target, outcomes);
             }
             None => {
                 let running = targets::start(phase.name).await?;
-                card.outcomes.extend(grade(&phase, &running.target).await);
+                let outcomes = grade(&phase, &running.target).await;
+                card.add(phase.name, &running.target, outcomes);
+                running.stop().await?;
             }
         }
     }

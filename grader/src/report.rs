@@ -6,7 +6,7 @@ use std::fmt::Write;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use serde::Serialize;
 
-use crate::check::{Outcome, Status};
+use crate::check::{Outcome, Status, Target};
 
 /// How one topic fared: checks passed, out of those that ran (skips do not count).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,13 +17,56 @@ pub struct TopicTally {
     pub ran: usize,
 }
 
-/// Every outcome of one grading run.
+/// Which server a phase was graded on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Graded {
+    pub phase: &'static str,
+    /// The API's base URL.
+    pub base_url: String,
+    /// Phase 1's hand-written server, when it was graded too.
+    pub raw_url: Option<String>,
+    /// Whether the grader started the server itself rather than grading one at `--base-url`.
+    pub in_process: bool,
+    /// The same, for people: `started in process at http://127.0.0.1:PORT`.
+    pub description: String,
+}
+
+impl Graded {
+    pub fn new(phase: &'static str, target: &Target) -> Self {
+        Self {
+            phase,
+            base_url: target.base_url.as_str().trim_end_matches('/').to_owned(),
+            raw_url: target
+                .raw_url
+                .as_ref()
+                .map(|url| url.as_str().trim_end_matches('/').to_owned()),
+            in_process: target.in_process,
+            description: target.describe(),
+        }
+    }
+}
+
+/// Every outcome of one grading run, and what was graded.
 #[derive(Debug, Default, Serialize)]
 pub struct ReportCard {
+    pub graded: Vec<Graded>,
     pub outcomes: Vec<Outcome>,
 }
 
 impl ReportCard {
+    /// Adds the outcomes of grading `phase` on `target`.
+    pub fn add(&mut self, phase: &'static str, target: &Target, outcomes: Vec<Outcome>) {
+        self.graded.push(Graded::new(phase, target));
+        self.outcomes.extend(outcomes);
+    }
+
+    pub fn passed(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| matches!(o.status, Status::Pass))
+            .count()
+    }
+
     pub fn failed(&self) -> usize {
         self.outcomes
             .iter()
@@ -63,9 +106,15 @@ impl ReportCard {
         topics
     }
 
-    /// A table for a terminal: one line a check, then one line a topic.
+    /// A table for a terminal: what was graded, one line a check, one line a topic, and the sums.
     pub fn table(&self) -> String {
         let mut out = String::new();
+        for graded in &self.graded {
+            let _ = writeln!(out, "{:<7} {}", graded.phase, graded.description);
+        }
+        if !self.graded.is_empty() {
+            let _ = writeln!(out);
+        }
         let width = self
             .outcomes
             .iter()
@@ -104,17 +153,17 @@ impl ReportCard {
                 "{phase:<7} {topic:<4} {passed}/{ran} checks  {verdict}"
             );
         }
-        let total = self.outcomes.len();
         let _ = writeln!(
             out,
-            "\n{} passed, {} failed",
-            total - self.failed() - self.skipped(),
-            self.failed()
+            "\n{} passed, {} failed, {} skipped",
+            self.passed(),
+            self.failed(),
+            self.skipped()
         );
         out
     }
 
-    fn skipped(&self) -> usize {
+    pub fn skipped(&self) -> usize {
         self.outcomes
             .iter()
             .filter(|o| matches!(o.status, Status::Skip(_)))
@@ -152,6 +201,15 @@ impl ReportCard {
                 .entry(outcome.phase)
                 .or_insert_with(|| TestSuite::new(outcome.phase))
                 .add_test_case(case);
+        }
+        for graded in &self.graded {
+            if let Some(suite) = suites.get_mut(graded.phase) {
+                suite.add_property(("base_url", graded.base_url.as_str()));
+                if let Some(raw_url) = &graded.raw_url {
+                    suite.add_property(("raw_url", raw_url.as_str()));
+                }
+                suite.add_property(("graded", graded.description.as_str()));
+            }
         }
         report.add_test_suites(suites.into_values());
         Ok(report.to_string()?)

@@ -1,137 +1,199 @@
-//! Starting a phase in-process, on 127.0.0.1 port 0, so that it can be graded.
+//! Starting a phase in this process, on 127.0.0.1 port 0, so that it can be graded.
+//!
+//! Each phase is started as its binary starts it: its library's `build`, from its `Config`. The
+//! grader's part is only to point that configuration at a throwaway database (a SQLite file, or a
+//! fresh PostgreSQL database in the tests that set `DATABASE_URL`) and at Redis keys and a MongoDB
+//! database of the run's own, which [`RunningPhase::stop`] removes. So a grading run leaves nothing
+//! behind, and grades the same app a learner runs.
 
 use anyhow::{Context, bail};
 use common::db::testing::TestDatabase;
-use common::testing::TestServer;
+use common::testing::{TestServer, listener, service_url, unique_name};
 use url::Url;
 
 use crate::check::Target;
 
-/// A phase running in this process; dropping it stops its servers.
+/// A phase running in this process. Dropping it stops its servers; [`RunningPhase::stop`] also
+/// removes what it kept in Redis and MongoDB.
 #[derive(Debug)]
 pub struct RunningPhase {
     pub target: Target,
-    _server: TestServer,
-    raw_server: Option<tokio::task::JoinHandle<()>>,
+    server: TestServer,
+    raw_server: Option<RawServer>,
     /// The phase's own database, removed when the phase stops.
-    _database: Option<TestDatabase>,
+    database: Option<TestDatabase>,
+    leftovers: Vec<Leftover>,
 }
 
-impl Drop for RunningPhase {
+/// Phase 1's hand-written server, a task of this process; stopped when dropped.
+#[derive(Debug)]
+struct RawServer(tokio::task::JoinHandle<()>);
+
+impl Drop for RawServer {
     fn drop(&mut self) {
-        if let Some(raw) = &self.raw_server {
-            raw.abort();
-        }
+        self.0.abort();
     }
 }
 
-/// Starts phase `name` on free local ports.
+/// What a phase keeps outside its database, to remove after grading.
+#[derive(Debug, Clone)]
+enum Leftover {
+    /// Every Redis key under `{prefix}:`.
+    RedisKeys { url: String, prefix: String },
+    /// A MongoDB database.
+    MongoDatabase { url: String, name: String },
+}
+
+impl RunningPhase {
+    fn new(
+        app: common::server::Application,
+        database: Option<TestDatabase>,
+        leftovers: Vec<Leftover>,
+    ) -> anyhow::Result<Self> {
+        let base_url = Url::parse(&app.base_url()).context("the phase's base URL")?;
+        Ok(Self {
+            target: Target::new(base_url)?.started_in_process(),
+            server: TestServer::spawn(app),
+            raw_server: None,
+            database,
+            leftovers,
+        })
+    }
+
+    /// Stops the servers, then removes the Redis keys and the MongoDB database the phase used.
+    /// (The database goes when `self` is dropped.)
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let Self {
+            server,
+            raw_server,
+            database,
+            leftovers,
+            ..
+        } = self;
+        drop(server);
+        drop(raw_server);
+        for leftover in leftovers {
+            match leftover {
+                Leftover::RedisKeys { url, prefix } => clear_redis(&url, &prefix).await?,
+                Leftover::MongoDatabase { url, name } => {
+                    phase3_db::documents::ReadingLists::connect(&url, &name)
+                        .await?
+                        .drop_database()
+                        .await
+                        .with_context(|| format!("dropping the MongoDB database {name}"))?;
+                }
+            }
+        }
+        drop(database);
+        Ok(())
+    }
+}
+
+/// Deletes every key under `{prefix}:` (`SCAN`, which does not block a shared Redis, not `KEYS`).
+async fn clear_redis(url: &str, prefix: &str) -> anyhow::Result<()> {
+    use futures_util::TryStreamExt;
+    use redis::AsyncCommands;
+
+    let mut connection = common::redis::connect(url).await?;
+    let keys: Vec<String> = connection
+        .clone()
+        .scan_match::<_, String>(format!("{prefix}:*"))
+        .await?
+        .try_collect()
+        .await?;
+    if !keys.is_empty() {
+        let _: usize = connection.del(&keys).await?;
+    }
+    Ok(())
+}
+
+/// Starts phase `name` on free local ports, on SQLite, with the services the environment names.
 pub async fn start(name: &str) -> anyhow::Result<RunningPhase> {
     match name {
-        "phase1" => {
-            let server = TestServer::start(phase1_http::serve)?;
-            let raw = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-            let raw_url = Url::parse(&format!("http://{}", raw.local_addr()?))?;
-            let raw_server = tokio::spawn(async move {
-                if let Err(err) = phase1_http::raw_http::serve(raw).await {
-                    eprintln!("the hand-written server stopped: {err}");
-                }
-            });
-            let target = Target::new(Url::parse(&server.base_url()).context("base URL")?)?
-                .with_raw_url(raw_url);
-            Ok(RunningPhase {
-                target,
-                _server: server,
-                raw_server: Some(raw_server),
-                _database: None,
-            })
-        }
+        "phase1" => start_phase1().await,
         "phase2" => start_phase2(TestDatabase::sqlite()).await,
         "phase3" => {
             let database = TestDatabase::sqlite_with(&phase3_db::migrations::SCHEMA);
-            start_phase3(
-                database,
-                phase3_db::key_value::Store::Memory(Default::default()),
-            )
-            .await
+            let config = phase3_config(&database);
+            start_phase3(database, config).await
         }
-        "phase4" => start_phase4(TestDatabase::sqlite_with(&phase4_security::SCHEMA), None).await,
+        "phase4" => {
+            let database = TestDatabase::sqlite_with(&phase4_security::SCHEMA);
+            let config = phase4_security::Config::local(database.database.url());
+            start_phase4(database, config).await
+        }
         other => bail!("no phase called {other}"),
     }
 }
 
-/// Starts phase 2 on `database`, with its demo data.
-pub async fn start_phase2(database: TestDatabase) -> anyhow::Result<RunningPhase> {
-    let db = database.database.clone();
-    tokio::task::spawn_blocking(move || phase2_frameworks::seed::seed(&db))
-        .await?
-        .map_err(|err| anyhow::anyhow!("seeding phase 2: {err:?}"))?;
-    let settings = phase2_frameworks::Settings::new(database.database.clone());
-    let server = TestServer::start(|listener| phase2_frameworks::serve(listener, settings))?;
-    Ok(RunningPhase {
-        target: Target::new(Url::parse(&server.base_url())?)?,
-        _server: server,
-        raw_server: None,
-        _database: Some(database),
-    })
+/// Phase 1, and its hand-written server (topic 1.5) on a port of its own.
+pub async fn start_phase1() -> anyhow::Result<RunningPhase> {
+    let app = phase1_http::build(phase1_http::Config::default(), listener()?).await?;
+    let mut running = RunningPhase::new(app, None, Vec::new())?;
+    let raw = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let raw_url = Url::parse(&format!("http://{}", raw.local_addr()?))?;
+    running.raw_server = Some(RawServer(tokio::spawn(async move {
+        if let Err(err) = phase1_http::raw_http::serve(raw).await {
+            eprintln!("the hand-written server stopped: {err}");
+        }
+    })));
+    running.target = running.target.with_raw_url(raw_url);
+    Ok(running)
 }
 
-/// Starts phase 3 on `database` (migrated with its schema) and `store`, with its demo data.
+/// Phase 2 on `database`, which it migrates and fills with its demo data.
+pub async fn start_phase2(database: TestDatabase) -> anyhow::Result<RunningPhase> {
+    let config = phase2_frameworks::Config::new(database.database.url());
+    let app = phase2_frameworks::build(config, listener()?).await?;
+    RunningPhase::new(app, Some(database), Vec::new())
+}
+
+/// Phase 3's configuration for `database`: the in-process key-value store, MongoDB when
+/// `MONGODB_URL` names one, and a namespace (Redis prefix, MongoDB database) of this run's own.
+pub fn phase3_config(database: &TestDatabase) -> phase3_db::Config {
+    let mut config = phase3_db::Config::new(database.database.url());
+    config.mongodb_url = service_url("MONGODB_URL");
+    config.namespace = unique_name("grader");
+    config
+}
+
+/// Phase 3 on `database` with `config`; what it keeps in Redis and MongoDB (under
+/// `config.namespace`) is removed by [`RunningPhase::stop`].
 pub async fn start_phase3(
     database: TestDatabase,
-    store: phase3_db::key_value::Store,
+    config: phase3_db::Config,
 ) -> anyhow::Result<RunningPhase> {
-    let db = database.database.clone();
-    tokio::task::spawn_blocking(move || phase3_db::seed::seed(&db)).await??;
-    // MongoDB when `MONGODB_URL` names one, in a database of its own.
-    let mongo = match common::testing::service_url("MONGODB_URL") {
-        Some(url) => {
-            let name = common::testing::unique_name("grader");
-            phase3_db::documents::Mongo(Some(
-                phase3_db::documents::ReadingLists::connect(&url, &name).await?,
-            ))
-        }
-        None => phase3_db::documents::Mongo(None),
-    };
-    let settings = phase3_db::Settings::new(database.database.clone(), store, mongo)?;
-    let server = TestServer::start(|listener| phase3_db::serve(listener, settings))?;
-    Ok(RunningPhase {
-        target: Target::new(Url::parse(&server.base_url())?)?,
-        _server: server,
-        raw_server: None,
-        _database: Some(database),
-    })
+    let mut leftovers = Vec::new();
+    if let Some(url) = &config.redis_url {
+        leftovers.push(Leftover::RedisKeys {
+            url: url.clone(),
+            prefix: config.namespace.clone(),
+        });
+    }
+    if let Some(url) = &config.mongodb_url {
+        leftovers.push(Leftover::MongoDatabase {
+            url: url.clone(),
+            name: config.namespace.clone(),
+        });
+    }
+    let app = phase3_db::build(config, listener()?).await?;
+    RunningPhase::new(app, Some(database), leftovers)
 }
 
-/// Starts phase 4 on `database` (migrated with its schema), with its demo data; idempotency records
-/// and rate limits in Redis under `redis`'s prefix when given, in process otherwise.
+/// Phase 4 on `database` with `config`: with a `redis_url`, its idempotency records and rate
+/// limits are kept under `redis_prefix`, removed by [`RunningPhase::stop`].
 pub async fn start_phase4(
     database: TestDatabase,
-    redis: Option<(redis::aio::ConnectionManager, String)>,
+    config: phase4_security::Config,
 ) -> anyhow::Result<RunningPhase> {
-    phase4_security::seed::seed(&database.database).await?;
-    let db = database.database.clone();
-    let server = TestServer::start(|listener| {
-        let base_url = format!("http://{}", listener.local_addr()?);
-        let mut settings =
-            phase4_security::Settings::new(db, &base_url).map_err(std::io::Error::other)?;
-        if let Some((connection, prefix)) = redis {
-            settings.records = phase4_security::idempotency::Records::redis(
-                connection.clone(),
-                &format!("{prefix}:idempotency"),
-            );
-            settings.limiter = phase4_security::rate_limit::Limiter::redis(
-                phase4_security::DEFAULT_QUOTA,
-                connection,
-                &format!("{prefix}:ratelimit"),
-            );
-        }
-        phase4_security::serve(listener, settings)
-    })?;
-    Ok(RunningPhase {
-        target: Target::new(Url::parse(&server.base_url())?)?,
-        _server: server,
-        raw_server: None,
-        _database: Some(database),
-    })
+    let leftovers = config
+        .redis_url
+        .iter()
+        .map(|url| Leftover::RedisKeys {
+            url: url.clone(),
+            prefix: config.redis_prefix.clone(),
+        })
+        .collect();
+    let app = phase4_security::build(config, listener()?).await?;
+    RunningPhase::new(app, Some(database), leftovers)
 }

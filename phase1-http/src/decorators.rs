@@ -17,6 +17,11 @@
 //!   decorator applies to one function: the `/hello` routes get a `Server-Timing` header; `/books`
 //!   does not.
 //!
+//! A macro route guards its resource by method, so on its own a `POST /hello/Ada` would find no
+//! route at all (a 404), nor would a `HEAD`; `common`'s middleware answers both from the OpenAPI
+//! document (HEAD as GET, 405 with `Allow`), as 1.1 does by hand, and `#[utoipa::path]` sits on
+//! each handler to put it in that document.
+//!
 //! **Why:** the macro keeps the path next to the handler, the explicit form keeps every route in one
 //! table; both compile to the same thing, so choose by readability. Middleware, unlike a Python
 //! decorator, is typed: it cannot forget to return a response.
@@ -30,13 +35,16 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{Error, HttpResponse, get, web};
 use common::extract::Path;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-#[derive(Debug, Deserialize)]
-struct Name {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct Name {
+    /// Who to greet.
     name: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Greeting {
     greeting: String,
 }
@@ -49,13 +57,29 @@ fn greet(name: &str) -> HttpResponse {
 }
 
 /// Registered by the attribute macro.
+#[utoipa::path(
+    get,
+    path = "/hello/{name}",
+    tag = "1.9 decorators",
+    params(Name),
+    responses((status = 200, description = "A greeting", body = Greeting,
+        headers(("Server-Timing" = String, description = "How long the handler took, from the middleware")))),
+)]
 #[get("/hello/{name}", wrap = "from_fn(timing)")]
-async fn hello(name: Path<Name>) -> HttpResponse {
+pub(crate) async fn hello(name: Path<Name>) -> HttpResponse {
     greet(&name.name)
 }
 
 /// Registered explicitly, below.
-async fn hello_explicit(name: Path<Name>) -> HttpResponse {
+#[utoipa::path(
+    get,
+    path = "/hello-explicit/{name}",
+    tag = "1.9 decorators",
+    params(Name),
+    responses((status = 200, description = "The same greeting", body = Greeting,
+        headers(("Server-Timing" = String, description = "How long the handler took, from the middleware")))),
+)]
+pub(crate) async fn hello_explicit(name: Path<Name>) -> HttpResponse {
     greet(&name.name)
 }
 

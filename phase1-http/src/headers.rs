@@ -11,7 +11,9 @@
 //! `Vary: Accept` (a cache must not give a CSV to a client that asked for JSON). [`credentials`]
 //! parses `Authorization` into a typed value. `Cache-Control` is set where it matters: the book list
 //! may be revalidated (`no-cache`), the echo is personal and never stored (`no-store`).
-//! `GET /headers/echo` shows what the server received, with credentials redacted.
+//! `GET /headers/echo` shows what the server received, with credentials redacted. The OpenAPI
+//! document lists `GET /books` under each media type it can be negotiated into, with the `Vary`
+//! and `Cache-Control` headers that come with it.
 //!
 //! **Why:** headers are where HTTP keeps its semantics; a typed header is parsed once, correctly, and
 //! a client sending `Accept: image/png` learns at once that it will not get one.
@@ -24,8 +26,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::ApiError;
 use serde::Serialize;
+use utoipa::ToSchema;
 
+use crate::methods::{read, resource};
 use crate::serialization::Book;
+use crate::status_codes::ANY_ALLOW;
 
 /// A representation the server can produce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,7 +189,7 @@ pub fn credentials(req: &HttpRequest) -> Result<Option<Credentials>, ApiError> {
 }
 
 /// What `GET /headers/echo` shows.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Echo {
     method: String,
     path: String,
@@ -194,12 +199,25 @@ struct Echo {
     content_type: Option<String>,
     accept: Option<String>,
     /// The scheme and who, never the secret.
+    #[schema(value_type = Option<Object>)]
     authorization: Option<serde_json::Value>,
     headers: BTreeMap<String, String>,
 }
 
-/// Any method: echoes what the server received. Secrets are redacted.
-async fn echo(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+/// Echoes what the server received, whatever the method. Secrets are redacted.
+#[utoipa::path(
+    method(get, post, put, patch, delete),
+    path = "/headers/echo",
+    tag = "1.3 headers",
+    // An echo takes any query string, to show it back.
+    extensions(("x-unknown-query-parameters" = json!("ignored"))),
+    responses(
+        (status = 200, description = "What the server received", body = Echo,
+            headers(("Cache-Control" = String, description = "`no-store`: the echo is personal"))),
+        (status = 400, description = "The Authorization header is not `<scheme> <credentials>`"),
+    ),
+)]
+pub(crate) async fn echo(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let header_text = |name: header::HeaderName| {
         req.headers()
             .get(name)
@@ -244,5 +262,10 @@ async fn echo(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/headers/echo", web::route().to(echo));
+    let echoes = resource("/headers/echo", ANY_ALLOW).route(read().to(echo));
+    cfg.service(
+        [web::post(), web::put(), web::patch(), web::delete()]
+            .into_iter()
+            .fold(echoes, |resource, route| resource.route(route.to(echo))),
+    );
 }

@@ -5,13 +5,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use common::config::{ServerArgs, exit_code};
-use common::server::Tour;
+use phase1_http::Config;
 
 #[derive(Debug, Parser)]
 #[command(about = "Phase 1: HTTP and the language")]
 struct Cli {
     #[command(flatten)]
     server: ServerArgs,
+    #[command(flatten)]
+    config: Config,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -29,38 +31,6 @@ enum Command {
     },
 }
 
-const TOPICS: &[(&str, &str, &str)] = &[
-    ("1.1", "methods, safety, idempotency", "/books, /books/{id}"),
-    ("1.2", "status codes", "/status/..."),
-    (
-        "1.3",
-        "headers and negotiation",
-        "/headers/echo, Accept on /books",
-    ),
-    ("1.4", "JSON, form and multipart bodies", "POST /books"),
-    ("1.5", "HTTP by hand", "-- raw, -- inspect URL"),
-    ("1.6", "types at the edge", "/books/abc, /books?limit=ten"),
-    ("1.7", "serialization", "GET /books/{id}"),
-    ("1.8", "validation", "POST /books with bad fields"),
-    (
-        "1.9",
-        "decorators and middleware",
-        "/hello/{name}, /hello-explicit/{name}",
-    ),
-];
-
-const TRY_IT: &[&str] = &[
-    r#"curl -i {base}/books -H 'Content-Type: application/json' -d '{"title":"Dune","author":"Frank Herbert","year":1965}'"#,
-    r#"curl -i {base}/books -d title=Emma -d author=Austen -d year=1815"#,
-    r#"curl -i {base}/books -F title=Ulysses -F author=Joyce -F year=1922 -F cover=@some.png"#,
-    r#"curl -i {base}/books -H 'Accept: text/csv'"#,
-    r#"curl -i -X PUT {base}/books/42 -H 'Content-Type: application/json' -d '{"title":"H","author":"A","year":2000}'"#,
-    r#"curl -i {base}/books -H 'Content-Type: application/json' -d '{"title":"","author":"A","year":99}'"#,
-    r#"curl -i -L -d x=1 {base}/status/redirect/302    (then 307: the POST survives)"#,
-    r#"curl -i {base}/status/admin -H 'Authorization: Bearer user-token'"#,
-    r#"curl -i {base}/headers/echo"#,
-];
-
 #[tokio::main]
 async fn main() -> ExitCode {
     exit_code(run(Cli::parse()).await)
@@ -71,15 +41,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let listener = cli.server.bind(phase1_http::DEFAULT_PORT)?;
-            let tour = Tour {
-                title: "Phase 1: HTTP and the language",
-                address: listener.local_addr()?,
-                topics: TOPICS,
-                notes: &[],
-                try_it: TRY_IT,
-            };
-            println!("{tour}");
-            common::server::run_until_stopped(phase1_http::serve(listener)?).await?;
+            let app = phase1_http::build(cli.config, listener).await?;
+            println!("{}", app.tour());
+            app.run_until_stopped().await?;
         }
         Command::Raw => {
             let listener = cli.server.bind(phase1_http::RAW_DEFAULT_PORT)?;

@@ -14,7 +14,9 @@
 //! - PATCH changes only the fields it names, and is not idempotent in general.
 //!
 //! HEAD is GET without a body (actix drops the body and keeps the headers); OPTIONS and every 405 say
-//! which methods exist in an `Allow` header.
+//! which methods exist in an `Allow` header. This module answers them by hand, with [`resource`], to
+//! show what they are; `common`'s middleware gives every other crate the same answers from its
+//! OpenAPI document, and a test checks that the two agree here.
 //!
 //! **Why:** clients, proxies and caches rely on these contracts: a browser may prefetch a GET, a proxy
 //! may retry a PUT. An API that deletes on GET breaks all of them.
@@ -27,12 +29,17 @@ use validator::Validate;
 
 use crate::bodies;
 use crate::headers::{Representation, negotiate, render_books};
+use crate::serialization::Book;
 use crate::store::Library;
 use crate::typed_params::{BookId, ListQuery};
 use crate::validation::{BookPatch, NewBook};
 
-const COLLECTION_ALLOW: &str = "GET, HEAD, POST, OPTIONS";
-const ITEM_ALLOW: &str = "GET, HEAD, PUT, PATCH, DELETE, OPTIONS";
+/// What `/books` allows.
+pub(crate) const COLLECTION_ALLOW: &str = "GET, HEAD, POST, OPTIONS";
+/// What `/books/{id}` allows.
+pub(crate) const ITEM_ALLOW: &str = "GET, HEAD, PUT, PATCH, DELETE, OPTIONS";
+/// What a resource that only reads allows.
+pub(crate) const READ_ALLOW: &str = "GET, HEAD, OPTIONS";
 
 /// GET or HEAD.
 pub(crate) fn read() -> actix_web::Route {
@@ -47,25 +54,53 @@ fn options(allow: &'static str) -> actix_web::Route {
     })
 }
 
-pub(crate) fn not_allowed(allow: &'static str) -> actix_web::Route {
+fn not_allowed(allow: &'static str) -> actix_web::Route {
     web::route()
         .to(move || async move { Err::<HttpResponse, _>(ApiError::method_not_allowed(allow)) })
 }
 
-/// A resource that only reads: GET and HEAD, and a 405 with `Allow` for anything else.
+/// A resource whose methods are `allow`: it answers OPTIONS with `Allow`, and any method it has no
+/// route for with 405 and the same `Allow`. Add a route for each method `allow` names.
+pub(crate) fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path)
+        .route(options(allow))
+        .default_service(not_allowed(allow))
+}
+
+/// A resource that only reads: GET and HEAD.
 pub(crate) fn read_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
 where
     F: actix_web::Handler<Args>,
     Args: actix_web::FromRequest + 'static,
     F::Output: actix_web::Responder + 'static,
 {
-    web::resource(path)
-        .route(read().to(handler))
-        .default_service(not_allowed("GET, HEAD"))
+    resource(path, READ_ALLOW).route(read().to(handler))
 }
 
 /// GET /books: safe. The list, in the representation `Accept` asks for.
-async fn list_books(
+#[utoipa::path(
+    get,
+    path = "/books",
+    tag = "1.1 methods",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The books that match, one page of them, as JSON, CSV or text \
+            (`Accept` chooses)",
+            content(
+                (Vec<Book> = "application/json"),
+                (String = "text/csv"),
+                (String = "text/plain"),
+            ),
+            headers(
+                ("Vary" = String, description = "`Accept`: the representation depends on it"),
+                ("Cache-Control" = String, description = "`no-cache`: revalidate before reuse"),
+            ),
+        ),
+        (status = 406, description = "`Accept` allows none of JSON, CSV and text"),
+        (status = 422, description = "A parameter breaks its rule (`limit` from 1 to 100)"),
+    ),
+)]
+pub(crate) async fn list_books(
     req: HttpRequest,
     library: web::Data<Library>,
     Query(query): Query<ListQuery>,
@@ -83,7 +118,18 @@ async fn list_books(
 }
 
 /// GET /books/{id}: safe.
-async fn get_book(
+#[utoipa::path(
+    get,
+    path = "/books/{id}",
+    tag = "1.1 methods",
+    params(BookId),
+    responses(
+        (status = 200, description = "The book", body = Book),
+        (status = 404, description = "No book has this id"),
+        (status = 406, description = "`Accept` does not allow JSON"),
+    ),
+)]
+pub(crate) async fn get_book(
     req: HttpRequest,
     library: web::Data<Library>,
     Path(BookId { id }): Path<BookId>,
@@ -93,7 +139,20 @@ async fn get_book(
 }
 
 /// PUT /books/{id}: idempotent. The book becomes exactly the body; 201 if it did not exist.
-async fn put_book(
+#[utoipa::path(
+    put,
+    path = "/books/{id}",
+    tag = "1.1 methods",
+    params(BookId),
+    request_body = NewBook,
+    responses(
+        (status = 200, description = "The book was replaced", body = Book),
+        (status = 201, description = "There was no book with this id; now there is", body = Book,
+            headers(("Location" = String, description = "Where the book lives: `/books/{id}`"))),
+        (status = 409, description = "Another book has this ISBN"),
+    ),
+)]
+pub(crate) async fn put_book(
     library: web::Data<Library>,
     Path(BookId { id }): Path<BookId>,
     ValidJson(new): ValidJson<NewBook>,
@@ -107,7 +166,22 @@ async fn put_book(
 }
 
 /// PATCH /books/{id}: only the fields present change.
-async fn patch_book(
+#[utoipa::path(
+    patch,
+    path = "/books/{id}",
+    tag = "1.1 methods",
+    params(BookId),
+    request_body(content(
+        (BookPatch = "application/json"),
+        (BookPatch = "application/merge-patch+json"),
+    )),
+    responses(
+        (status = 200, description = "The book, with the fields the body names changed", body = Book),
+        (status = 404, description = "No book has this id"),
+        (status = 409, description = "Another book has this ISBN"),
+    ),
+)]
+pub(crate) async fn patch_book(
     library: web::Data<Library>,
     Path(BookId { id }): Path<BookId>,
     ValidJson(patch): ValidJson<BookPatch>,
@@ -116,7 +190,17 @@ async fn patch_book(
 }
 
 /// DELETE /books/{id}: idempotent. 204 the first time, 404 after: the state is the same.
-async fn delete_book(
+#[utoipa::path(
+    delete,
+    path = "/books/{id}",
+    tag = "1.1 methods",
+    params(BookId),
+    responses(
+        (status = 204, description = "Deleted; there is nothing more to say"),
+        (status = 404, description = "No book has this id (any more)"),
+    ),
+)]
+pub(crate) async fn delete_book(
     library: web::Data<Library>,
     Path(BookId { id }): Path<BookId>,
 ) -> Result<HttpResponse, ApiError> {
@@ -128,22 +212,18 @@ async fn delete_book(
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    let mut collection = web::resource("/books")
-        .route(read().to(list_books))
-        .route(options(COLLECTION_ALLOW));
+    let mut collection = resource("/books", COLLECTION_ALLOW).route(read().to(list_books));
     // POST has one route per body encoding: see `bodies`.
     for route in bodies::create_routes() {
         collection = collection.route(route);
     }
-    cfg.service(collection.default_service(not_allowed(COLLECTION_ALLOW)))
+    cfg.service(collection)
         .service(
-            web::resource("/books/{id}")
+            resource("/books/{id}", ITEM_ALLOW)
                 .route(read().to(get_book))
                 .route(web::put().to(put_book))
                 .route(web::patch().to(patch_book))
-                .route(web::delete().to(delete_book))
-                .route(options(ITEM_ALLOW))
-                .default_service(not_allowed(ITEM_ALLOW)),
+                .route(web::delete().to(delete_book)),
         )
         .service(read_only("/books/{id}/cover", bodies::get_cover));
 }

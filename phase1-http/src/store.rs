@@ -125,11 +125,13 @@ impl Library {
             .ok_or(StoreError::NotFound(id))
     }
 
-    pub fn cover(&self, id: u64) -> Option<Cover> {
+    /// The cover of the book `id`: `None` if it has none.
+    pub fn cover(&self, id: u64) -> Result<Option<Cover>, StoreError> {
         self.read()
             .books
             .get(&id)
-            .and_then(|(_, cover)| cover.clone())
+            .map(|(_, cover)| cover.clone())
+            .ok_or(StoreError::NotFound(id))
     }
 
     /// POST: a new book under a new id, every time.

@@ -9,11 +9,10 @@ use std::time::{Duration, Instant};
 
 use common::db::testing::TestDatabase;
 use common::db::{AnyConnection, count_queries};
-use phase2_frameworks::dependencies::Pagination;
+use phase2_frameworks::crud::{Crud, Pagination};
 use phase2_frameworks::eager_loading::{eager, naive};
 use phase2_frameworks::repository::{DbAuthors, DbBooks};
 use phase2_frameworks::serializers::{AuthorDetail, AuthorWrite, BookWrite};
-use phase2_frameworks::viewsets::Crud;
 
 const RUNS: usize = 20;
 

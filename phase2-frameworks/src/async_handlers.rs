@@ -11,7 +11,7 @@
 //! over HTTP with reqwest and `.await`s the answer, so the worker serves other requests while the
 //! upstream thinks. The upstream is `PRICE_SERVICE_URL`, or by default a simulated one mounted on
 //! this server at `/upstream/prices/{id}` that takes 300 ms to answer.
-//! `tests/async_handlers.rs` holds 64 price requests at a stalled upstream and shows that other
+//! `tests/api/async_handlers.rs` holds 64 price requests at a stalled upstream and shows that other
 //! requests are still answered.
 //!
 //! **Why:** an actix worker is one thread running many requests; a request that blocks it blocks all
@@ -20,6 +20,7 @@
 
 use std::time::Duration;
 
+use actix_web::dev::HttpServiceFactory;
 use actix_web::get;
 use actix_web::{HttpResponse, web};
 use common::ApiError;
@@ -27,10 +28,11 @@ use common::db::blocking;
 use common::extract::Path;
 use serde::{Deserialize, Serialize};
 use url::Url;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::OpenApiFactory;
 
+use crate::crud::Crud;
 use crate::repository::DbBooks;
-use crate::viewsets::Crud;
 
 /// The price service this server calls.
 #[derive(Debug, Clone)]
@@ -66,15 +68,17 @@ pub struct PricedBook {
 }
 
 /// The `{id}` of a book in a path.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
 pub struct BookId {
+    /// The book's id.
     pub id: i32,
 }
 
 /// The book from the database (blocking pool), its price from the upstream (awaited).
 #[utoipa::path(
     tag = "async",
-    params(("id" = i32, Path, description = "Book id")),
+    params(BookId),
     responses(
         (status = 200, description = "The book with its price", body = PricedBook),
         (status = 404, description = "No such book", body = common::Problem, content_type = "application/problem+json"),
@@ -117,8 +121,19 @@ pub(crate) async fn book_price(
     }))
 }
 
+/// The simulated price service at `/upstream`, for when `PRICE_SERVICE_URL` names none.
+pub fn upstream() -> impl HttpServiceFactory + OpenApiFactory + 'static {
+    utoipa_actix_web::scope("/upstream").service(simulated_price)
+}
+
 /// The simulated price service: answers after 300 ms, as a slow upstream would.
-pub async fn simulated_price(Path(BookId { id }): Path<BookId>) -> HttpResponse {
+#[utoipa::path(
+    tag = "async",
+    params(BookId),
+    responses((status = 200, description = "A price for any id, after 300 ms", body = Quote))
+)]
+#[get("/prices/{id}")]
+async fn simulated_price(Path(BookId { id }): Path<BookId>) -> HttpResponse {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let price_cents = 500 + u32::try_from(id.rem_euclid(40)).unwrap_or(0) * 100;
     HttpResponse::Ok().json(Quote {

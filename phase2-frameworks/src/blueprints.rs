@@ -9,8 +9,9 @@
 //! **Rust:** a blueprint is a function that returns a scope: its prefix, its routes, its middleware
 //! (`.wrap`) and its fallback for unknown paths (`.default_service`). The app mounts each with one
 //! `.service(...)`. Two here:
-//! - [`catalog`] at `/api`: the viewsets, the FastAPI-style and async endpoints, eager loading and
-//!   the context route; wrapped in CORS, compression and the request-context middleware.
+//! - [`catalog`] at `/api`: the viewsets (their writes for admins only), the FastAPI-style and
+//!   async endpoints, eager loading and the context route; wrapped in CORS, compression and the
+//!   request-context middleware.
 //! - [`admin`] at `/admin`: only for admins (its own middleware answers 401 or 403 before any
 //!   handler runs), with its own 404 that lists what the admin area has.
 //!
@@ -35,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::OpenApiFactory;
 
-use crate::dependencies::{CurrentUser, Role};
+use crate::dependencies::Admin;
 use crate::repository::DbBooks;
 use crate::viewsets::ViewSet;
 use crate::{async_handlers, contexts, dependencies, eager_loading, extensions, fastapi_core};
@@ -50,8 +51,8 @@ pub fn catalog(
         .wrap(from_fn(contexts::request_context))
         .wrap(extensions::compress())
         .wrap(extensions::cors(cors_origins))
-        .service(ViewSet::new("/authors", authors))
-        .service(ViewSet::new("/books", books))
+        .service(ViewSet::new("/authors", authors).writes_need::<Admin>("bearer"))
+        .service(ViewSet::new("/books", books).writes_need::<Admin>("bearer"))
         .service(fastapi_core::add_book)
         .service(async_handlers::book_price)
         .service(eager_loading::authors_with_books)
@@ -64,11 +65,16 @@ async fn admins_only(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let (http_request, mut payload) = req.into_parts();
-    let CurrentUser(user) = CurrentUser::from_request(&http_request, &mut payload).await?;
-    if user.role != Role::Admin {
-        return Err(ApiError::forbidden(format!("{} is not an admin", user.name)).into());
+    // A method the path lacks (or OPTIONS) asks nothing of the blueprint: the router answers it
+    // (405 with `Allow`, or 204), whoever is asking.
+    if !common::methods::MethodTable::of(req.request()).is_some_and(|table| {
+        *req.method() != actix_web::http::Method::OPTIONS && table.allows(req.path(), req.method())
+    }) {
+        return next.call(req).await;
     }
+    let (http_request, mut payload) = req.into_parts();
+    // The same dependency the API's writes take, run here for every route of the blueprint.
+    Admin::from_request(&http_request, &mut payload).await?;
     next.call(ServiceRequest::from_parts(http_request, payload))
         .await
 }

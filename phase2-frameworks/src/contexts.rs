@@ -11,9 +11,10 @@
 //!   [`AppStats`] counts the API's requests (those under `/api`) with an atomic, so sharing it
 //!   needs no lock;
 //! - request state lives in the request's *extensions*, a type-keyed map that dies with the request:
-//!   tracing-actix-web's middleware puts a [`RequestId`] there (and into the request's log span),
-//!   [`request_context`] middleware copies it into an `X-Request-Id` response header, and a handler
-//!   reads it like any other extractor, as `GET /api/context` does.
+//!   the middleware every crate runs (`common::middleware::Conventions`) puts a [`RequestId`]
+//!   there (and into the request's log span, so the access line carries it), the
+//!   [`request_context`] middleware copies it into an `X-Request-Id` response header, and a
+//!   handler reads it like any other extractor, as `GET /api/context` does.
 //!
 //! **Why:** both kinds of state are in the handler's signature, so a handler that needs the request
 //! id says so, and nothing can read another request's `g` by mistake.
@@ -27,8 +28,8 @@ use actix_web::get;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpResponse, web};
+use common::RequestId;
 use serde::{Deserialize, Serialize};
-use tracing_actix_web::RequestId;
 use utoipa::ToSchema;
 
 /// Application-wide state: created once, shared by every request on every worker.

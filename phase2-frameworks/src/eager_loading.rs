@@ -27,12 +27,12 @@ use common::ApiError;
 use common::db::models::{Author, Book, BookTag, Tag};
 use common::db::schema::{authors, book_tags, books, tags};
 use common::db::{AnyConnection, Database, blocking, count_queries};
-use common::extract::Query;
 use diesel::prelude::*;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::dependencies::Pagination;
+use crate::crud::Pagination;
+use crate::dependencies::{PageParams, Paginated};
 use crate::serializers::{AuthorDetail, BookNested};
 
 /// How to load the relations.
@@ -46,7 +46,7 @@ pub enum Strategy {
     Eager,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StrategyQuery {
     /// `naive` (N+1 queries) or `eager` (3 queries); eager by default.
@@ -140,7 +140,7 @@ pub fn eager(conn: &mut AnyConnection, page: Pagination) -> QueryResult<Vec<Auth
 /// Authors with their books and tags; `X-Query-Count` says what it cost.
 #[utoipa::path(
     tag = "relations",
-    params(StrategyQuery, ("page" = Option<u32>, Query, description = "Page, from 1"), ("page_size" = Option<u32>, Query, description = "1 to 100")),
+    params(StrategyQuery, PageParams),
     responses(
         (status = 200, description = "Authors with books and tags", body = Vec<AuthorDetail>,
          headers(("X-Query-Count" = u32, description = "SQL queries this response took"))),
@@ -150,8 +150,7 @@ pub fn eager(conn: &mut AnyConnection, page: Pagination) -> QueryResult<Vec<Auth
 #[get("/authors-with-books")]
 pub(crate) async fn authors_with_books(
     db: web::Data<Database>,
-    pagination: Pagination,
-    Query(StrategyQuery { strategy }): Query<StrategyQuery>,
+    Paginated(pagination, StrategyQuery { strategy }): Paginated<StrategyQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (details, queries) = blocking(move || -> anyhow::Result<_> {
         let mut conn = db.conn()?;

@@ -1,7 +1,8 @@
 //! The library's storage: the [`Crud`] implementations for authors and books, on diesel.
 //!
-//! This is the "repository" of topic 2.2: the viewset handlers know only the `Crud` trait, so a test
-//! can hand the app an in-memory fake for authors instead (see `tests/dependencies.rs`). Every write
+//! This is the "repository" of topic 2.2: the viewset handlers know only the `Crud` trait
+//! (`crate::crud`), so a test
+//! can hand the app an in-memory fake for authors instead (see `tests/api/dependencies.rs`). Every write
 //! that takes more than one statement runs in a transaction; a partial update is one `UPDATE` of the
 //! fields given, so two concurrent PATCHes of different fields both land. Relations load eagerly
 //! (topic 2.7): a page of books costs four queries (count, books, their authors, their tags),
@@ -9,59 +10,17 @@
 
 use std::collections::HashMap;
 
-use common::ApiError;
+use common::FieldError;
 use common::db::models::{Author, Book, BookTag, NewAuthor, NewBook, NewTag, Tag};
 use common::db::schema::{authors, book_tags, books, tags};
 use common::db::{AnyConnection, Database, MultiBackend, write_transaction};
 use common::with_backend;
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use crate::dependencies::Pagination;
+use crate::crud::{Crud, Ordering, Pagination, RepoError};
 use crate::serializers::{
     AuthorFilter, AuthorPatch, AuthorRead, AuthorWrite, BookFilter, BookPatch, BookRead, BookWrite,
 };
-use crate::viewsets::{Crud, Ordering};
-
-/// Why storage refused.
-#[derive(Debug)]
-pub enum RepoError {
-    NotFound(String),
-    /// The input refers to something that does not exist, or clashes with what does.
-    Conflict(String),
-    Invalid(common::FieldError),
-    Internal(anyhow::Error),
-}
-
-impl From<DieselError> for RepoError {
-    fn from(err: DieselError) -> Self {
-        match err {
-            // The database's own message names constraints and columns: log it, do not show it.
-            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                tracing::info!(message = info.message(), "unique violation");
-                RepoError::Conflict("that would duplicate an existing record".to_owned())
-            }
-            other => RepoError::Internal(other.into()),
-        }
-    }
-}
-
-impl From<diesel::r2d2::PoolError> for RepoError {
-    fn from(err: diesel::r2d2::PoolError) -> Self {
-        RepoError::Internal(err.into())
-    }
-}
-
-impl From<RepoError> for ApiError {
-    fn from(err: RepoError) -> Self {
-        match err {
-            RepoError::NotFound(what) => ApiError::not_found(what),
-            RepoError::Conflict(what) => ApiError::conflict(what),
-            RepoError::Invalid(field) => ApiError::unprocessable(vec![field]),
-            RepoError::Internal(cause) => ApiError::internal(cause),
-        }
-    }
-}
 
 diesel::define_sql_function! {
     /// SQL's `LOWER`, the same on SQLite and PostgreSQL.
@@ -232,7 +191,8 @@ fn filtered_books(filter: &BookFilter) -> BookQuery<'_> {
     if let Some(year_max) = filter.year_max {
         query = query.filter(books::year.le(year_max));
     }
-    if let Some(tag) = &filter.tag {
+    // Every tag given narrows the list: a book must have all of them.
+    for tag in &filter.tag {
         let tagged = book_tags::table
             .inner_join(tags::table)
             .filter(tags::name.eq(tag.clone()))
@@ -313,39 +273,57 @@ fn no_book(id: i32) -> RepoError {
     RepoError::NotFound(format!("no book with id {id}"))
 }
 
-/// A book must name an author that exists: a 422 on `author_id` otherwise.
-fn check_author(conn: &mut AnyConnection, author_id: i32) -> Result<(), RepoError> {
-    let exists: i64 = authors::table
+fn author_exists(conn: &mut AnyConnection, author_id: i32) -> Result<bool, RepoError> {
+    let count: i64 = authors::table
         .filter(authors::id.eq(author_id))
         .count()
         .get_result(conn)?;
-    if exists == 0 {
-        return Err(RepoError::Invalid(common::FieldError::new(
-            "author_id",
-            "exists",
-            format!("no author with id {author_id}"),
-        )));
+    Ok(count > 0)
+}
+
+/// A book must name an author that exists: a 409 on `author_id` otherwise.
+fn check_author(conn: &mut AnyConnection, author_id: i32) -> Result<(), RepoError> {
+    if author_exists(conn, author_id)? {
+        return Ok(());
     }
-    Ok(())
+    let message = format!("no author with id {author_id}");
+    Err(RepoError::Conflict(
+        format!("the book names {message}; create the author first"),
+        Some(FieldError::new("author_id", "exists", message)),
+    ))
 }
 
 impl DbBooks {
-    /// A 422 on `author_id` unless the author exists.
-    pub fn check_author(&self, author_id: i32) -> Result<(), RepoError> {
+    /// A 404 unless the author exists: for routes that name the author in their path.
+    pub fn find_author(&self, author_id: i32) -> Result<(), RepoError> {
         let mut conn = self.0.pool.get()?;
-        check_author(&mut conn, author_id)
+        if author_exists(&mut conn, author_id)? {
+            Ok(())
+        } else {
+            Err(no_author(author_id))
+        }
     }
 
+    /// One book: its author in the same query (a join: Django's `select_related`), then its tags
+    /// (`prefetch_related`). Both statements are the same text for every id, so SQLite and
+    /// PostgreSQL parse them once per connection and reuse the plan (diesel's statement cache);
+    /// the lists' `IN (...)` of [`with_relations`] changes with the number of ids, and is parsed
+    /// each time.
     fn read(conn: &mut AnyConnection, id: i32) -> Result<BookRead, RepoError> {
-        let book: Book = books::table
-            .find(id)
-            .select(Book::as_select())
+        let (book, author): (Book, Author) = books::table
+            .inner_join(authors::table)
+            .filter(books::id.eq(id))
+            .select((Book::as_select(), Author::as_select()))
             .first(conn)
             .optional()?
             .ok_or_else(|| no_book(id))?;
-        with_relations(conn, vec![book])?
-            .pop()
-            .ok_or_else(|| no_book(id))
+        let tags: Vec<Tag> = book_tags::table
+            .inner_join(tags::table)
+            .filter(book_tags::book_id.eq(id))
+            .select(Tag::as_select())
+            .order(tags::name.asc())
+            .load(conn)?;
+        Ok(BookRead::new(book, author, tags))
     }
 
     /// Applies `changes` and, when given, the tags, in one transaction; then reads the book back.

@@ -11,7 +11,13 @@
 //! references and reads objects. [`AuthorDetail`] nests books, which nest tags. Writes carry
 //! `validator` rules and are refused with a 422 before any query runs; `From` impls convert database
 //! rows (`common::db::models`) into read shapes. Every shape derives `ToSchema`, so the OpenAPI
-//! document shows exactly these.
+//! document shows exactly these; each rule's `#[validate]` has its `#[schema]` beside it (topic
+//! 2.1 says why), and `#[serde(deny_unknown_fields)]` becomes `additionalProperties: false`.
+//!
+//! Text fields refuse control characters (`common::rules::printable`: a NUL byte, an escape
+//! sequence), which no name or title needs and PostgreSQL refuses outright; the schema says it with
+//! a `pattern` that excludes exactly the characters Rust's `char::is_control` names, but the line
+//! break, carriage return and tab.
 //!
 //! **Why:** separate types make it impossible to leak a column by accident (a field not in the struct
 //! cannot be serialized) and let each direction change without breaking the other.
@@ -65,9 +71,18 @@ pub struct AuthorWrite {
         length(min = 1, max = 100),
         custom(function = "common::rules::printable")
     )]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
     #[serde(default)]
     #[validate(length(max = 2000), custom(function = "common::rules::printable"))]
+    #[schema(
+        max_length = 2000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub bio: Option<String>,
 }
 
@@ -79,8 +94,17 @@ pub struct AuthorPatch {
         length(min = 1, max = 100),
         custom(function = "common::rules::printable")
     )]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub name: Option<String>,
     #[validate(length(max = 2000), custom(function = "common::rules::printable"))]
+    #[schema(
+        max_length = 2000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub bio: Option<String>,
 }
 
@@ -90,6 +114,7 @@ pub struct AuthorPatch {
 pub struct AuthorFilter {
     /// Only authors whose name contains this text (case-insensitive).
     #[validate(custom(function = "common::rules::printable"))]
+    #[param(pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     pub search: Option<String>,
 }
 
@@ -139,13 +164,26 @@ pub struct BookWrite {
         length(min = 1, max = 200),
         custom(function = "common::rules::printable")
     )]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub title: String,
     #[validate(range(min = 1450, max = 2100))]
+    #[schema(minimum = 1450, maximum = 2100)]
     pub year: i32,
+    /// The author's id; one that does not exist is a 409.
     pub author_id: i32,
-    /// Tag names; a tag that does not exist yet is created.
+    /// Tag names (slugs); a tag that does not exist yet is created.
     #[serde(default)]
     #[validate(length(max = 10), custom(function = "common::rules::slugs"))]
+    #[schema(
+        max_items = 10,
+        min_length = 1,
+        max_length = 30,
+        pattern = "^[a-z0-9-]*$"
+    )]
     pub tags: Vec<String>,
 }
 
@@ -157,11 +195,25 @@ pub struct BookPatch {
         length(min = 1, max = 200),
         custom(function = "common::rules::printable")
     )]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub title: Option<String>,
+    #[serde(default)]
     #[validate(range(min = 1450, max = 2100))]
+    #[schema(minimum = 1450, maximum = 2100)]
     pub year: Option<i32>,
+    #[serde(default)]
     pub author_id: Option<i32>,
     #[validate(length(max = 10), custom(function = "common::rules::slugs"))]
+    #[schema(
+        max_items = 10,
+        min_length = 1,
+        max_length = 30,
+        pattern = "^[a-z0-9-]*$"
+    )]
     pub tags: Option<Vec<String>>,
 }
 
@@ -170,15 +222,21 @@ pub struct BookPatch {
 #[into_params(parameter_in = Query)]
 pub struct BookFilter {
     /// Only books by this author.
+    #[serde(default, deserialize_with = "common::query::present")]
     pub author_id: Option<i32>,
-    /// Only books published in or after this year.
+    /// Only books published in or after this year (a `year_min` above `year_max` matches nothing).
+    #[serde(default, deserialize_with = "common::query::present")]
     pub year_min: Option<i32>,
     /// Only books published in or before this year.
+    #[serde(default, deserialize_with = "common::query::present")]
     pub year_max: Option<i32>,
-    /// Only books with this tag.
-    #[validate(custom(function = "common::rules::printable"))]
-    pub tag: Option<String>,
+    /// Only books with every one of these tags: repeat the parameter, `?tag=sf&tag=classic`.
+    #[serde(default)]
+    #[validate(custom(function = "common::rules::slugs"))]
+    #[param(style = Form, explode, min_length = 1, max_length = 30, pattern = "^[a-z0-9-]*$")]
+    pub tag: Vec<String>,
     /// Only books whose title contains this text (case-insensitive).
     #[validate(custom(function = "common::rules::printable"))]
+    #[param(pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     pub search: Option<String>,
 }

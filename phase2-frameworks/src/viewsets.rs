@@ -4,18 +4,21 @@
 //!
 //! **Python:** DRF's `ModelViewSet` supplies list, create, retrieve, update, partial_update and
 //! destroy; `router.register("authors", AuthorViewSet)` adds the URLs; `pagination_class`,
-//! `filterset_fields` and `ordering_fields` add `?page=`, filters and `?ordering=-year`.
+//! `filterset_fields` and `ordering_fields` add `?page=`, filters and `?ordering=-year`;
+//! `permission_classes = [IsAdminOrReadOnly]` decides who may write.
 //!
 //! **Rust:** the same split between what varies and what does not. What varies per model is the
-//! [`Crud`] trait: six storage methods and the model's read, write, patch and filter types. What
-//! does not vary is [`ViewSet`]: generic handlers for the six actions, DRF's pagination envelope
-//! (`count`, `next`, `previous`, `results`), `?ordering=` checked against the fields the model
-//! allows, a 404 problem for a missing id, a 422 for invalid input. `ViewSet` is an actix
-//! `HttpServiceFactory` *and* a utoipa-actix-web `OpenApiFactory`, so one line registers the routes
-//! and documents them:
+//! [`Crud`] trait (in [`crate::crud`]): six storage methods and the model's read, write, patch and
+//! filter types. What does not vary is [`ViewSet`]: generic handlers for the six actions, DRF's
+//! pagination envelope (`count`, `next`, `previous`, `results`), `?ordering=` checked against the
+//! fields the model allows, a 404 problem for a missing id, a 422 for invalid input. Who may write
+//! is a type: [`ViewSet::writes_need`] names an extractor (phase 2's `Admin`) that every write
+//! action takes first, so a caller without the right token is refused before the body is read.
+//! `ViewSet` is an actix `HttpServiceFactory` *and* a utoipa-actix-web `OpenApiFactory`, so one line
+//! registers the routes and documents them, security included:
 //!
 //! ```text
-//! scope.service(ViewSet::new("/authors", authors_repository));
+//! scope.service(ViewSet::new("/authors", authors_repository).writes_need::<Admin>("bearer"));
 //! ```
 //!
 //! Storage is synchronous (diesel), so every call runs on actix's blocking pool (`common::db::blocking`).
@@ -23,88 +26,45 @@
 //! **Why:** generic code with a trait bound is checked for every model at compile time; where DRF
 //! finds a missing method at run time, here a model that cannot be listed does not compile.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use common::ApiError;
 use common::db::blocking;
-use common::extract::{Path, Query, ValidJson};
-use serde::de::DeserializeOwned;
+use common::extract::{Path, ValidJson};
+use serde::de::MapAccess;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{
     HttpMethod, Operation, OperationBuilder, ParameterBuilder, ParameterIn, PathItem, Paths,
 };
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
-use utoipa::openapi::{Content, Ref, RefOr, Required, ResponseBuilder};
+use utoipa::openapi::security::SecurityRequirement;
+use utoipa::openapi::{Content, KnownFormat, Ref, RefOr, Required, ResponseBuilder, SchemaFormat};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 use validator::Validate;
 
-use crate::dependencies::Pagination;
-use crate::repository::RepoError;
+use crate::crud::{Crud, Ordering};
+use crate::dependencies::{PageParams, Paginated};
+use common::query::{QueryPart, Split};
 
-/// What a model needs to provide to get a [`ViewSet`].
-pub trait Crud: Send + Sync + 'static {
-    /// The read shape (what every action answers with).
-    type Read: Serialize + ToSchema + Send + 'static;
-    /// The write shape of create and full update.
-    type Write: DeserializeOwned + Validate + ToSchema + Send + 'static;
-    /// The shape of a partial update.
-    type Patch: DeserializeOwned + Validate + ToSchema + Send + 'static;
-    /// The filters the list takes from the query string.
-    type Filter: DeserializeOwned + IntoParams + Validate + Send + 'static;
-
-    /// The fields `?ordering=` may name (`-field` sorts descending).
-    fn ordering_fields(&self) -> &'static [&'static str];
-    /// One page of the filtered, ordered list, and how many there are in all.
-    fn list(
-        &self,
-        filter: &Self::Filter,
-        ordering: Option<&Ordering>,
-        page: Pagination,
-    ) -> Result<(Vec<Self::Read>, i64), RepoError>;
-    fn retrieve(&self, id: i32) -> Result<Self::Read, RepoError>;
-    fn create(&self, input: Self::Write) -> Result<Self::Read, RepoError>;
-    fn update(&self, id: i32, input: Self::Write) -> Result<Self::Read, RepoError>;
-    fn partial_update(&self, id: i32, input: Self::Patch) -> Result<Self::Read, RepoError>;
-    fn destroy(&self, id: i32) -> Result<(), RepoError>;
-}
-
-/// A field to order by, checked against [`Crud::ordering_fields`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ordering {
-    pub field: &'static str,
-    pub descending: bool,
-}
-
-#[derive(Debug, Deserialize)]
+/// `?ordering=`, taken out of the query string before the model's filters read the rest.
+#[derive(Debug, Default)]
 struct OrderingParam {
     ordering: Option<String>,
 }
 
-impl Ordering {
-    /// Parses `name` or `-name`; a field the model does not allow is a 422 naming `ordering`.
-    fn parse(value: &str, allowed: &'static [&'static str]) -> Result<Self, ApiError> {
-        let (descending, name) = match value.strip_prefix('-') {
-            Some(name) => (true, name),
-            None => (false, value),
-        };
-        let field = allowed
-            .iter()
-            .find(|field| **field == name)
-            .ok_or_else(|| {
-                ApiError::unprocessable(vec![common::FieldError::new(
-                    "ordering",
-                    "choice",
-                    format!(
-                        "order by one of {} (prefix - to reverse)",
-                        allowed.join(", ")
-                    ),
-                )])
-            })?;
-        Ok(Self { field, descending })
+impl QueryPart for OrderingParam {
+    fn take<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        if key != "ordering" {
+            return Ok(false);
+        }
+        self.ordering = map.next_value()?;
+        Ok(true)
     }
 }
 
@@ -143,9 +103,9 @@ struct Id {
 async fn list<C: Crud + ?Sized>(
     req: HttpRequest,
     repo: web::Data<C>,
-    pagination: Pagination,
-    Query(filter): Query<C::Filter>,
-    Query(OrderingParam { ordering }): Query<OrderingParam>,
+    Paginated(pagination, Split(OrderingParam { ordering }, filter)): Paginated<
+        Split<OrderingParam, C::Filter>,
+    >,
 ) -> Result<HttpResponse, ApiError> {
     filter.validate()?;
     let ordering = ordering
@@ -159,12 +119,16 @@ async fn list<C: Crud + ?Sized>(
     Ok(HttpResponse::Ok().json(Page {
         count,
         next: (pagination.page < last_page).then(|| page_url(&req, pagination.page + 1)),
-        previous: (pagination.page > 1).then(|| page_url(&req, pagination.page - 1)),
+        previous: (pagination.page > 1)
+            .then(|| page_url(&req, (pagination.page - 1).min(last_page))),
         results,
     }))
 }
 
-async fn create<C: Crud + ?Sized>(
+// Each write action takes `W` first: a caller who may not write is refused before the body is read.
+
+async fn create<C: Crud + ?Sized, W>(
+    _writer: W,
     req: HttpRequest,
     repo: web::Data<C>,
     ValidJson(input): ValidJson<C::Write>,
@@ -190,7 +154,8 @@ async fn retrieve<C: Crud + ?Sized>(
     Ok(HttpResponse::Ok().json(blocking(move || repo.retrieve(id)).await?))
 }
 
-async fn update<C: Crud + ?Sized>(
+async fn update<C: Crud + ?Sized, W>(
+    _writer: W,
     repo: web::Data<C>,
     Path(Id { id }): Path<Id>,
     ValidJson(input): ValidJson<C::Write>,
@@ -199,7 +164,8 @@ async fn update<C: Crud + ?Sized>(
     Ok(HttpResponse::Ok().json(blocking(move || repo.update(id, input)).await?))
 }
 
-async fn partial_update<C: Crud + ?Sized>(
+async fn partial_update<C: Crud + ?Sized, W>(
+    _writer: W,
     repo: web::Data<C>,
     Path(Id { id }): Path<Id>,
     ValidJson(input): ValidJson<C::Patch>,
@@ -208,7 +174,8 @@ async fn partial_update<C: Crud + ?Sized>(
     Ok(HttpResponse::Ok().json(blocking(move || repo.partial_update(id, input)).await?))
 }
 
-async fn destroy<C: Crud + ?Sized>(
+async fn destroy<C: Crud + ?Sized, W>(
+    _writer: W,
     repo: web::Data<C>,
     Path(Id { id }): Path<Id>,
 ) -> Result<HttpResponse, ApiError> {
@@ -217,24 +184,44 @@ async fn destroy<C: Crud + ?Sized>(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The six CRUD routes of one model under `path`, and their OpenAPI description.
-pub struct ViewSet<C: Crud + ?Sized> {
+/// The six CRUD routes of one model under `path`, and their OpenAPI description. `W` is the
+/// extractor every write action takes first (`()`, anyone, until [`ViewSet::writes_need`]).
+pub struct ViewSet<C: Crud + ?Sized, W = ()> {
     path: &'static str,
     repo: web::Data<C>,
+    /// The OpenAPI security scheme `W` checks, for the document.
+    security: Option<&'static str>,
+    writer: PhantomData<fn() -> W>,
 }
 
-impl<C: Crud + ?Sized> std::fmt::Debug for ViewSet<C> {
+impl<C: Crud + ?Sized, W> std::fmt::Debug for ViewSet<C, W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "ViewSet({})", self.path)
     }
 }
 
 impl<C: Crud + ?Sized> ViewSet<C> {
-    /// The routes of `repo`'s model at `path` (`/authors`) and `path/{id}`.
+    /// The routes of `repo`'s model at `path` (`/authors`) and `path/{id}`; anyone may write.
     pub fn new(path: &'static str, repo: Arc<C>) -> Self {
         Self {
             path,
             repo: web::Data::from(repo),
+            security: None,
+            writer: PhantomData,
+        }
+    }
+}
+
+impl<C: Crud + ?Sized, W> ViewSet<C, W> {
+    /// Writes (create, update, partial update, destroy) take a `G` first, which refuses whoever
+    /// may not write (DRF's `permission_classes`); the document shows them secured by the OpenAPI
+    /// security scheme `scheme`. Reads stay open.
+    pub fn writes_need<G>(self, scheme: &'static str) -> ViewSet<C, G> {
+        ViewSet {
+            path: self.path,
+            repo: self.repo,
+            security: Some(scheme),
+            writer: PhantomData,
         }
     }
 
@@ -243,19 +230,19 @@ impl<C: Crud + ?Sized> ViewSet<C> {
     }
 }
 
-impl<C: Crud + ?Sized> HttpServiceFactory for ViewSet<C> {
+impl<C: Crud + ?Sized, W: FromRequest + 'static> HttpServiceFactory for ViewSet<C, W> {
     fn register(self, config: &mut AppService) {
         web::resource(self.path)
             .app_data(self.repo.clone())
             .route(web::get().to(list::<C>))
-            .route(web::post().to(create::<C>))
+            .route(web::post().to(create::<C, W>))
             .register(config);
         web::resource(format!("{}/{{id}}", self.path))
             .app_data(self.repo)
             .route(web::get().to(retrieve::<C>))
-            .route(web::put().to(update::<C>))
-            .route(web::patch().to(partial_update::<C>))
-            .route(web::delete().to(destroy::<C>))
+            .route(web::put().to(update::<C, W>))
+            .route(web::patch().to(partial_update::<C, W>))
+            .route(web::delete().to(destroy::<C, W>))
             .register(config);
     }
 }
@@ -271,13 +258,7 @@ fn schema_ref<T: ToSchema>() -> Ref {
 }
 
 fn problem_response(description: &str) -> utoipa::openapi::Response {
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            common::problem::CONTENT_TYPE,
-            json(Ref::from_schema_name("Problem")),
-        )
-        .build()
+    common::openapi::problem_response(description)
 }
 
 fn id_parameter() -> utoipa::openapi::path::Parameter {
@@ -286,33 +267,33 @@ fn id_parameter() -> utoipa::openapi::path::Parameter {
         .parameter_in(ParameterIn::Path)
         .required(Required::True)
         .schema(Some(
-            ObjectBuilder::new().schema_type(SchemaType::new(Type::Integer)),
+            ObjectBuilder::new()
+                .schema_type(SchemaType::new(Type::Integer))
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32))),
         ))
         .build()
 }
 
-fn query_parameter(
-    name: &str,
-    description: &str,
-    schema_type: Type,
-) -> utoipa::openapi::path::Parameter {
-    ParameterBuilder::new()
-        .name(name)
-        .parameter_in(ParameterIn::Query)
-        .required(Required::False)
-        .description(Some(description))
-        .schema(Some(
-            ObjectBuilder::new().schema_type(SchemaType::new(schema_type)),
-        ))
-        .build()
-}
-
-impl<C: Crud + ?Sized> ViewSet<C> {
+impl<C: Crud + ?Sized, W> ViewSet<C, W> {
     fn operation(&self, id: &str, summary: String) -> OperationBuilder {
         OperationBuilder::new()
             .tag(self.tag())
             .operation_id(Some(format!("{}_{id}", self.tag())))
             .summary(Some(summary))
+    }
+
+    /// A write operation: secured, when writes need a scheme.
+    fn write_operation(&self, id: &str, summary: String) -> OperationBuilder {
+        let operation = self.operation(id, summary);
+        match self.security {
+            Some(scheme) => operation
+                .security(SecurityRequirement::new::<_, _, String>(scheme, []))
+                .description(Some(format!(
+                    "A write: it needs credentials of the `{scheme}` scheme that may write \
+                     (401 without any, 403 with credentials that may only read)."
+                ))),
+            None => operation,
+        }
     }
 
     fn list_operation(&self) -> Operation {
@@ -326,31 +307,35 @@ impl<C: Crud + ?Sized> ViewSet<C> {
                 "next",
                 ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null])),
             )
+            .required("next")
             .property(
                 "previous",
                 ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null])),
             )
+            .required("previous")
             .property(
                 "results",
                 ArrayBuilder::new().items(schema_ref::<C::Read>()),
             )
             .required("results");
-        let mut parameters = vec![
-            query_parameter("page", "Page number, from 1", Type::Integer),
-            query_parameter(
-                "page_size",
-                "Items per page, 1 to 100 (default 10)",
-                Type::Integer,
-            ),
-            query_parameter(
-                "ordering",
-                &format!(
-                    "Order by one of: {} (prefix - to reverse)",
-                    self.repo.ordering_fields().join(", ")
-                ),
-                Type::String,
-            ),
-        ];
+        let fields = self.repo.ordering_fields();
+        // The same list `Ordering::parse` checks: what the document allows is what is accepted.
+        let ordering = ParameterBuilder::new()
+            .name("ordering")
+            .parameter_in(ParameterIn::Query)
+            .required(Required::False)
+            .description(Some(format!(
+                "Order by one of: {} (prefix - to reverse)",
+                fields.join(", ")
+            )))
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::new(Type::String))
+                    .enum_values(Some(Ordering::choices(fields))),
+            ))
+            .build();
+        let mut parameters = PageParams::into_params(|| Some(ParameterIn::Query));
+        parameters.push(ordering);
         parameters.extend(C::Filter::into_params(|| Some(ParameterIn::Query)));
         self.operation("list", format!("List {}, a page at a time", self.tag()))
             .parameters(Some(parameters))
@@ -362,7 +347,7 @@ impl<C: Crud + ?Sized> ViewSet<C> {
             )
             .response(
                 "422",
-                problem_response("Invalid paging, ordering or filter"),
+                problem_response("A page, ordering or filter out of its range"),
             )
             .build()
     }
@@ -376,32 +361,46 @@ impl<C: Crud + ?Sized> ViewSet<C> {
         )
     }
 
-    fn item_response(description: &str) -> utoipa::openapi::Response {
+    fn item_response(description: &str) -> ResponseBuilder {
         ResponseBuilder::new()
             .description(description)
             .content("application/json", json(schema_ref::<C::Read>()))
-            .build()
     }
 
     fn paths(&self) -> Paths {
+        let tag = self.tag();
+        let location = HeaderBuilder::new()
+            .schema(Some(
+                ObjectBuilder::new().schema_type(SchemaType::new(Type::String)),
+            ))
+            .description(Some("The URL of what was created"))
+            .build();
         let collection = PathItem::new(HttpMethod::Get, self.list_operation());
         let mut collection_post = PathItem::new(
             HttpMethod::Post,
-            self.operation("create", format!("Add to {}", self.tag()))
+            self.write_operation("create", format!("Add to {tag}"))
                 .request_body(Self::body(schema_ref::<C::Write>()))
                 .response(
                     "201",
-                    Self::item_response("Created; its URL is in Location"),
+                    Self::item_response("Created; its URL is in Location")
+                        .header("Location", location),
                 )
-                .response("422", problem_response("Invalid input"))
+                .response(
+                    "409",
+                    problem_response(
+                        "It names something that does not exist, or duplicates what does",
+                    ),
+                )
                 .build(),
         );
         collection_post.merge_operations(collection);
         let item_op =
             |id: &str, summary: String| self.operation(id, summary).parameter(id_parameter());
+        let write_op =
+            |id: &str, summary: String| self.write_operation(id, summary).parameter(id_parameter());
         let mut item = PathItem::new(
             HttpMethod::Get,
-            item_op("retrieve", format!("Get one of {} by id", self.tag()))
+            item_op("retrieve", format!("Get one of {tag} by id"))
                 .response("200", Self::item_response("Found"))
                 .response("404", problem_response("No such id"))
                 .build(),
@@ -422,17 +421,22 @@ impl<C: Crud + ?Sized> ViewSet<C> {
         ] {
             item.merge_operations(PathItem::new(
                 method,
-                item_op(id, summary.to_owned())
+                write_op(id, summary.to_owned())
                     .request_body(Self::body(body))
                     .response("200", Self::item_response("Updated"))
                     .response("404", problem_response("No such id"))
-                    .response("422", problem_response("Invalid input"))
+                    .response(
+                        "409",
+                        problem_response(
+                            "It names something that does not exist, or duplicates what does",
+                        ),
+                    )
                     .build(),
             ));
         }
         item.merge_operations(PathItem::new(
             HttpMethod::Delete,
-            item_op("destroy", "Delete".to_owned())
+            write_op("destroy", "Delete".to_owned())
                 .response("204", ResponseBuilder::new().description("Deleted").build())
                 .response("404", problem_response("No such id"))
                 .build(),
@@ -444,7 +448,7 @@ impl<C: Crud + ?Sized> ViewSet<C> {
     }
 }
 
-impl<C: Crud + ?Sized> utoipa_actix_web::OpenApiFactory for ViewSet<C> {
+impl<C: Crud + ?Sized, W> utoipa_actix_web::OpenApiFactory for ViewSet<C, W> {
     fn paths(&self) -> Paths {
         ViewSet::paths(self)
     }

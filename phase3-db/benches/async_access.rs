@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::db::testing::TestDatabase;
-use common::testing::TestServer;
+use common::testing::{TestServer, listener};
 use phase3_db::documents::Mongo;
 use phase3_db::key_value::{MemoryStore, Store};
 use phase3_db::migrations::SCHEMA;
-use phase3_db::{Settings, serve};
+use phase3_db::{AppState, serve};
 use tokio::sync::Semaphore;
 
 const REQUESTS: usize = 2_000;
@@ -68,14 +68,14 @@ async fn main() {
     );
     for database in TestDatabase::all_with(&SCHEMA) {
         phase3_db::seed::seed(&database.database).expect("seed");
-        let settings = Settings::new(
+        let state = AppState::with(
             database.database.clone(),
             Store::Memory(MemoryStore::default()),
             Mongo(None),
         )
-        .expect("settings");
+        .expect("the state");
         let server =
-            TestServer::start(|listener| serve(listener, settings)).expect("start phase 3");
+            TestServer::spawn(serve(state, listener().expect("a port")).expect("start phase 3"));
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(CONCURRENCY)
             .build()

@@ -37,14 +37,18 @@ use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 /// A review with its book's title and its reviewer's name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Queryable)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Queryable, ToSchema)]
 pub struct LatestReview {
     pub id: i32,
+    /// The book's title.
     pub book: String,
+    /// The reviewer's name.
     pub reviewer: String,
+    #[schema(minimum = 1, maximum = 5)]
     pub rating: i32,
 }
 
@@ -127,29 +131,46 @@ impl AsyncDatabase {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+/// Which path serves the request.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Via {
+    /// diesel-async, from a deadpool pool.
     Async,
+    /// Sync diesel inside `web::block`.
     #[default]
     Blocking,
 }
 
-#[derive(Debug, Deserialize, Validate)]
-#[serde(deny_unknown_fields)]
-struct LatestQuery {
+/// The query of `GET /reviews/latest`. Each rule is written twice, side by side: `validate` for
+/// the server, `param` for the document (a test checks that they agree).
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LatestQuery {
+    /// `blocking` (the default) or `async`: the same rows either way.
     #[serde(default)]
-    via: Via,
+    #[param(inline)]
+    pub via: Via,
+    /// How many reviews, newest first.
     #[serde(default = "twenty")]
     #[validate(range(min = 1, max = 100))]
-    limit: i64,
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    pub limit: u32,
 }
 
-fn twenty() -> i64 {
+fn twenty() -> u32 {
     20
 }
 
 /// `GET /reviews/latest?via=async|blocking&limit=20`.
+#[utoipa::path(
+    tag = "3.2 async database access",
+    params(LatestQuery),
+    responses(
+        (status = 200, description = "The latest reviews, newest first", body = [LatestReview]),
+        (status = 422, description = "`limit` is outside 1 to 100")
+    )
+)]
 #[get("/reviews/latest")]
 pub(crate) async fn latest(
     database: web::Data<Database>,
@@ -157,9 +178,10 @@ pub(crate) async fn latest(
     Query(query): Query<LatestQuery>,
 ) -> Result<HttpResponse, ApiError> {
     query.validate()?;
+    let limit = i64::from(query.limit);
     let rows = match query.via {
-        Via::Blocking => blocking(move || latest_blocking(&database, query.limit)).await?,
-        Via::Async => async_database.latest(query.limit).await?,
+        Via::Blocking => blocking(move || latest_blocking(&database, limit)).await?,
+        Via::Async => async_database.latest(limit).await?,
     };
     Ok(HttpResponse::Ok().json(rows))
 }

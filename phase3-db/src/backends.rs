@@ -19,6 +19,10 @@
 //! The alternatives: generic code over `diesel::Connection` (every function generic, hard to read),
 //! or one backend only (simplest, and usually right for a real service).
 //!
+//! The URL decides: a file path (or `sqlite://PATH`) is SQLite, a `postgres://` URL PostgreSQL, and
+//! any other scheme (`mysql://`, `mongodb://`) is refused with the list of what works, rather than
+//! taken for a file name ([`crate::database`] reads it).
+//!
 //! `GET /backend` says which backend serves, and its version.
 //!
 //! **Why:** SQLite makes `cargo run` work with nothing installed; PostgreSQL is what production
@@ -31,6 +35,7 @@ use diesel::QueryableByName;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 #[derive(Debug, QueryableByName)]
 struct Version {
@@ -49,22 +54,37 @@ pub fn version(conn: &mut AnyConnection) -> QueryResult<String> {
         .map(|v| v.version)
 }
 
-#[derive(Debug, Serialize)]
-struct BackendInfo {
-    backend: &'static str,
+/// Which database serves this phase.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendName {
+    Sqlite,
+    Postgres,
+}
+
+/// What `GET /backend` says.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BackendInfo {
+    backend: BackendName,
+    /// The server's own words: `SELECT sqlite_version()` or `SELECT version()`.
     version: String,
+    /// The database's URL or path, without a password.
     url: String,
 }
 
 /// `GET /backend`: which database serves this phase.
+#[utoipa::path(
+    tag = "3.6 several backends",
+    responses((status = 200, description = "The backend, its version, and its URL without a password", body = BackendInfo))
+)]
 #[get("/backend")]
 pub(crate) async fn backend(database: web::Data<Database>) -> Result<HttpResponse, ApiError> {
     let info = blocking(move || -> anyhow::Result<BackendInfo> {
         let mut conn = database.conn()?;
         Ok(BackendInfo {
             backend: match database.backend {
-                Backend::Sqlite => "sqlite",
-                Backend::Postgres => "postgres",
+                Backend::Sqlite => BackendName::Sqlite,
+                Backend::Postgres => BackendName::Postgres,
             },
             version: version(&mut conn)?,
             url: database.display_url.clone(),

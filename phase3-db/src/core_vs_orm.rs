@@ -9,7 +9,7 @@
 //! tag, their reviews and average rating) from joins, `group_by` and aggregates, and the compiler
 //! checks every column and type. [`report_sql`] writes the same report as a SQL string with
 //! `sql_query`, read into a `#[derive(QueryableByName)]` struct whose fields name their SQL types;
-//! nothing is checked until it runs. `tests/queries.rs` checks both return the same rows on
+//! nothing is checked until it runs. `tests/api/queries.rs` checks both return the same rows on
 //! every backend, and a unit test shows the SQL the builder generates (`debug_query`).
 //!
 //! Drop down to SQL for what the builder cannot say, or says badly: window functions, recursive
@@ -30,6 +30,7 @@ use diesel::dsl::{count, sum};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use common::db::schema::reviews;
 
@@ -99,26 +100,40 @@ pub fn report_sql(conn: &mut AnyConnection) -> QueryResult<Vec<TagReport>> {
     diesel::sql_query(REPORT_SQL).load(conn)
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// How the report is written.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
-enum Using {
+pub enum Using {
+    /// diesel's query builder.
     #[default]
     Orm,
+    /// A SQL string.
     Sql,
 }
 
-#[derive(Debug, Deserialize)]
-struct ReportQuery {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ReportQuery {
+    /// `orm` (the default) or `sql`: the same rows either way.
     #[serde(default)]
+    #[param(inline)]
     using: Using,
 }
 
 /// A report row as the API shows it: the counts and the average rating.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct ReportRow {
-    #[serde(flatten)]
-    row: TagReport,
-    average_rating: Option<f64>,
+    #[schema(example = "classic")]
+    pub tag: String,
+    /// Books with this tag.
+    #[schema(minimum = 1)]
+    pub books: i64,
+    /// Reviews of those books.
+    #[schema(minimum = 0)]
+    pub reviews: i64,
+    /// From 1 to 5; `null` when the tag's books have no reviews.
+    #[schema(minimum = 1, maximum = 5)]
+    pub average_rating: Option<f64>,
 }
 
 /// The rows as the API shows them (also what the cache of topic 3.8 stores).
@@ -126,12 +141,19 @@ pub fn with_averages(rows: Vec<TagReport>) -> Vec<ReportRow> {
     rows.into_iter()
         .map(|row| ReportRow {
             average_rating: row.average_rating(),
-            row,
+            tag: row.tag,
+            books: row.books,
+            reviews: row.reviews,
         })
         .collect()
 }
 
 /// `GET /reports/tags?using=orm|sql`.
+#[utoipa::path(
+    tag = "3.1 Core vs ORM",
+    params(ReportQuery),
+    responses((status = 200, description = "Books, reviews and the average rating per tag, by tag", body = [ReportRow]))
+)]
 #[get("/reports/tags")]
 pub(crate) async fn tag_report(
     database: web::Data<Database>,

@@ -13,7 +13,7 @@
 //! a `NOT NULL` foreign key to a filled table, so its version rebuilds the table (create, copy,
 //! drop, rename), the documented SQLite way; PostgreSQL alters it in place.
 //!
-//! `tests/data_migration.rs` fills the old schema, migrates up and checks every review kept its
+//! `tests/api/data_migration.rs` fills the old schema, migrates up and checks every review kept its
 //! reviewer, then migrates down and checks again, on SQLite and PostgreSQL.
 //!
 //! `GET /reviewers` lists reviewers with how many reviews each wrote: the new shape at work.
@@ -26,17 +26,24 @@ use common::ApiError;
 use common::db::{Database, blocking};
 use diesel::prelude::*;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use common::db::schema::{reviewers, reviews};
 
-#[derive(Debug, Serialize, Queryable)]
+/// A reviewer and how many reviews they wrote.
+#[derive(Debug, Serialize, Queryable, ToSchema)]
 pub struct ReviewerSummary {
     pub id: i32,
     pub name: String,
+    #[schema(minimum = 0)]
     pub reviews: i64,
 }
 
 /// `GET /reviewers`: each reviewer with the number of reviews they wrote.
+#[utoipa::path(
+    tag = "3.5 data migrations",
+    responses((status = 200, description = "Every reviewer, by name, with a count of their reviews", body = [ReviewerSummary]))
+)]
 #[get("/reviewers")]
 pub(crate) async fn list(database: web::Data<Database>) -> Result<HttpResponse, ApiError> {
     let summaries = blocking(move || -> anyhow::Result<Vec<ReviewerSummary>> {

@@ -17,8 +17,9 @@
 //! - an aggregation pipeline (`$unwind` the tags, `$group` and count, `$sort`): lists per tag.
 //!
 //! Routes, under `/mongo`: `POST|GET /reading-lists`, `GET|PATCH|DELETE /reading-lists/{id}`,
-//! `GET /stats/tags`. Without `MONGODB_URL` they answer 503, naming the variable: there is no
-//! in-process MongoDB. Tests and CI run them against SecantusDB, a server that speaks MongoDB's wire
+//! `GET /stats/tags`. Without `MONGODB_URL` every request under `/mongo` answers 503, naming the
+//! variable (there is no in-process MongoDB), and the OpenAPI document lists these routes only once
+//! it is set. Tests and CI run them against SecantusDB, a server that speaks MongoDB's wire
 //! protocol (`pip install secantusdb`; `secantusd-py --port 27017 --storage-path :memory:`); it
 //! answered every driver call used here, index errors (code 11000) included.
 //!
@@ -39,6 +40,7 @@ use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{Collection, IndexModel};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 /// A reading list, as stored.
@@ -54,29 +56,68 @@ pub struct ReadingList {
     pub tags: Vec<String>,
 }
 
-/// A book on a list: documents nest, and need no join.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Validate)]
+/// What `common::rules::printable` allows, as a pattern: no control character but tab, line
+/// feed and carriage return.
+pub const PRINTABLE: &str = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$";
+
+/// A book on a list: documents nest, and need no join. Each rule is written twice, side by side:
+/// `validate` for the server, `schema` for the document (a test checks that they agree).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListedBook {
     #[validate(
         length(min = 1, max = 200),
         custom(function = "common::rules::printable")
     )]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub title: String,
     #[validate(
         length(min = 1, max = 100),
         custom(function = "common::rules::printable")
     )]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub author: String,
 }
 
+/// A tag, as `common::rules::slugs` allows it, in the document: a list of tags is a `Vec<String>`
+/// that `validate` checks, and this type only describes one of its items.
+#[derive(Debug)]
+pub struct Tag;
+
+impl utoipa::PartialSchema for Tag {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .description(Some("1 to 30 of `a-z`, `0-9` and `-`"))
+            .min_length(Some(1))
+            .max_length(Some(30))
+            .pattern(Some("^[a-z0-9-]*$"))
+            .examples(["sf"])
+            .into()
+    }
+}
+
+impl ToSchema for Tag {}
+
 /// A reading list as the API shows it: the id as text.
-#[derive(Debug, Serialize)]
-struct ReadingListOut {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadingListOut {
+    /// 24 hexadecimal digits.
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     id: String,
     owner: String,
     name: String,
+    /// Left out of the summaries of `GET /mongo/reading-lists`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
     books: Option<Vec<ListedBook>>,
     tags: Vec<String>,
 }
@@ -113,7 +154,10 @@ pub struct ReadingLists {
 impl ReadingLists {
     /// Connects to `url`, uses database `database`, and makes sure the unique index exists.
     pub async fn connect(url: &str, database: &str) -> anyhow::Result<Self> {
-        let mut options = ClientOptions::parse(url).await?;
+        let shown = common::config::redact_url(url);
+        let mut options = ClientOptions::parse(url)
+            .await
+            .map_err(|err| anyhow::anyhow!("{shown} is not a MongoDB URL: {}", err.kind))?;
         options.app_name = Some("phase3-db".into());
         options.server_selection_timeout = Some(Duration::from_secs(5));
         let client = mongodb::Client::with_options(options)?;
@@ -129,8 +173,16 @@ impl ReadingLists {
                     .build(),
             )
             .build();
-        collection.create_index(unique).await?;
+        collection
+            .create_index(unique)
+            .await
+            .map_err(|err| unreachable_at(&shown, &err))?;
         Ok(Self { collection })
+    }
+
+    /// The name of the database the lists are in.
+    pub fn database_name(&self) -> String {
+        self.collection.namespace().db
     }
 
     /// Drops the whole database this collection lives in: for tests that made their own.
@@ -144,17 +196,54 @@ impl ReadingLists {
     }
 }
 
+/// The driver's account of a failed first contact (its whole view of the topology) as one line.
+fn unreachable_at(shown: &str, err: &mongodb::error::Error) -> anyhow::Error {
+    let reason = match &*err.kind {
+        ErrorKind::ServerSelection { message, .. } if message.contains("Connection refused") => {
+            "the server refused the connection (is MongoDB running there?)".to_owned()
+        }
+        ErrorKind::ServerSelection { .. } => "no server answered within 5 s".to_owned(),
+        other => other.to_string(),
+    };
+    anyhow::anyhow!("cannot connect to MongoDB at {shown}: {reason}")
+}
+
 /// MongoDB when configured; `None` makes every route a 503.
 #[derive(Debug, Clone, Default)]
 pub struct Mongo(pub Option<ReadingLists>);
 
+/// What the routes answer without `MONGODB_URL`.
+pub const NOT_CONFIGURED: &str =
+    "MongoDB is not configured: set MONGODB_URL (for example mongodb://127.0.0.1:27017)";
+
+/// The routes under `/mongo`: with MongoDB, the handlers below; without it, a 503 naming
+/// `MONGODB_URL` for every method and path there, so that no request under `/mongo` gets a 404 or
+/// 405 that would send a learner looking in the wrong place.
+pub fn routes(cfg: &mut web::ServiceConfig, configured: bool) {
+    if configured {
+        cfg.service(create)
+            .service(summaries)
+            .service(retrieve)
+            .service(change)
+            .service(remove)
+            .service(tag_stats);
+    } else {
+        cfg.service(web::scope("/mongo").default_service(web::to(not_configured)));
+    }
+}
+
+async fn not_configured() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        NOT_CONFIGURED,
+    ))
+}
+
 fn lists(mongo: &Mongo) -> Result<&ReadingLists, ApiError> {
-    mongo.0.as_ref().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "MongoDB is not configured: set MONGODB_URL (for example mongodb://127.0.0.1:27017)",
-        )
-    })
+    mongo
+        .0
+        .as_ref()
+        .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, NOT_CONFIGURED))
 }
 
 fn failed(err: mongodb::error::Error) -> ApiError {
@@ -186,28 +275,54 @@ fn object_id(id: &str) -> Result<ObjectId, ApiError> {
     })
 }
 
-#[derive(Debug, Deserialize, Validate)]
+/// The body of `POST /mongo/reading-lists`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewList {
+pub struct NewList {
     #[validate(
         length(min = 1, max = 100),
         custom(function = "common::rules::printable")
     )]
-    owner: String,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
+    pub owner: String,
     #[validate(
         length(min = 1, max = 100),
         custom(function = "common::rules::printable")
     )]
-    name: String,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
+    pub name: String,
     #[serde(default)]
     #[validate(length(max = 100), nested)]
-    books: Vec<ListedBook>,
+    #[schema(max_items = 100)]
+    pub books: Vec<ListedBook>,
     #[serde(default)]
     #[validate(length(max = 10), custom(function = "common::rules::slugs"))]
-    tags: Vec<String>,
+    #[schema(max_items = 10, value_type = Vec<Tag>)]
+    pub tags: Vec<String>,
 }
 
+/// The answer when MongoDB is not configured, or does not answer.
+const UNAVAILABLE: &str = "MongoDB is not configured (set MONGODB_URL), or does not answer";
+
 /// `POST /mongo/reading-lists`: a new list; 409 when the owner has one of that name.
+#[utoipa::path(
+    tag = "3.7 MongoDB",
+    request_body = NewList,
+    responses(
+        (status = 201, description = "Created", body = ReadingListOut,
+            headers(("Location" = String, description = "The new list: `/mongo/reading-lists/{id}`"))),
+        (status = 409, description = "The owner already has a list of this name"),
+        (status = 503, description = UNAVAILABLE)
+    )
+)]
 #[post("/mongo/reading-lists")]
 pub(crate) async fn create(
     mongo: web::Data<Mongo>,
@@ -233,14 +348,25 @@ pub(crate) async fn create(
         .json(ReadingListOut::from(list)))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
+/// The filters of `GET /mongo/reading-lists`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only this owner's lists.
     owner: Option<String>,
+    /// Only lists with this tag.
     tag: Option<String>,
 }
 
 /// `GET /mongo/reading-lists?owner=&tag=`: summaries (no books), by name.
+#[utoipa::path(
+    tag = "3.7 MongoDB",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "Up to 100 lists, by name, without their books", body = [ReadingListOut]),
+        (status = 503, description = UNAVAILABLE)
+    )
+)]
 #[get("/mongo/reading-lists")]
 pub(crate) async fn summaries(
     mongo: web::Data<Mongo>,
@@ -279,12 +405,25 @@ pub(crate) async fn summaries(
     Ok(HttpResponse::Ok().json(out))
 }
 
-#[derive(Debug, Deserialize)]
-struct ListId {
+/// A list's id: 24 hexadecimal digits, as MongoDB's `ObjectId` prints.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ListId {
+    #[param(pattern = "^[0-9a-fA-F]{24}$")]
     id: String,
 }
 
 /// `GET /mongo/reading-lists/{id}`.
+#[utoipa::path(
+    tag = "3.7 MongoDB",
+    params(ListId),
+    responses(
+        (status = 200, description = "The list, with its books", body = ReadingListOut),
+        (status = 400, description = "The id is not 24 hexadecimal digits"),
+        (status = 404, description = "No list has this id"),
+        (status = 503, description = UNAVAILABLE)
+    )
+)]
 #[get("/mongo/reading-lists/{id}")]
 pub(crate) async fn retrieve(
     mongo: web::Data<Mongo>,
@@ -300,23 +439,46 @@ pub(crate) async fn retrieve(
     Ok(HttpResponse::Ok().json(ReadingListOut::from(list)))
 }
 
-#[derive(Debug, Default, Deserialize, Validate)]
+/// The body of `PATCH /mongo/reading-lists/{id}`: each part optional.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ListChanges {
+pub struct ListChanges {
+    /// A new name (`$set`).
     #[validate(
         length(min = 1, max = 100),
         custom(function = "common::rules::printable")
     )]
-    name: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
+    pub name: Option<String>,
+    /// Books to append (`$push`).
     #[serde(default)]
     #[validate(length(max = 100), nested)]
-    add_books: Vec<ListedBook>,
+    #[schema(max_items = 100)]
+    pub add_books: Vec<ListedBook>,
+    /// Tags to add where missing (`$addToSet`).
     #[serde(default)]
     #[validate(length(max = 10), custom(function = "common::rules::slugs"))]
-    add_tags: Vec<String>,
+    #[schema(max_items = 10, value_type = Vec<Tag>)]
+    pub add_tags: Vec<String>,
 }
 
 /// `PATCH /mongo/reading-lists/{id}`: `$set` the name, `$push` books, `$addToSet` tags.
+#[utoipa::path(
+    tag = "3.7 MongoDB",
+    params(ListId),
+    request_body = ListChanges,
+    responses(
+        (status = 200, description = "The list as changed", body = ReadingListOut),
+        (status = 400, description = "The id is not 24 hexadecimal digits, or the body is not JSON"),
+        (status = 404, description = "No list has this id"),
+        (status = 409, description = "The owner already has a list of the new name"),
+        (status = 503, description = UNAVAILABLE)
+    )
+)]
 #[patch("/mongo/reading-lists/{id}")]
 pub(crate) async fn change(
     mongo: web::Data<Mongo>,
@@ -351,6 +513,16 @@ pub(crate) async fn change(
 }
 
 /// `DELETE /mongo/reading-lists/{id}`.
+#[utoipa::path(
+    tag = "3.7 MongoDB",
+    params(ListId),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "The id is not 24 hexadecimal digits"),
+        (status = 404, description = "No list has this id"),
+        (status = 503, description = UNAVAILABLE)
+    )
+)]
 #[delete("/mongo/reading-lists/{id}")]
 pub(crate) async fn remove(
     mongo: web::Data<Mongo>,
@@ -368,14 +540,29 @@ pub(crate) async fn remove(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Deserialize)]
 struct TagCount {
     #[serde(rename = "_id")]
     tag: String,
     lists: i64,
 }
 
+/// A tag and how many lists carry it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TagLists {
+    tag: String,
+    #[schema(minimum = 1)]
+    lists: i64,
+}
+
 /// `GET /mongo/stats/tags`: how many lists carry each tag, most first (an aggregation pipeline).
+#[utoipa::path(
+    tag = "3.7 MongoDB",
+    responses(
+        (status = 200, description = "Each tag with the number of lists that carry it, most first", body = [TagLists]),
+        (status = 503, description = UNAVAILABLE)
+    )
+)]
 #[get("/mongo/stats/tags")]
 pub(crate) async fn tag_stats(mongo: web::Data<Mongo>) -> Result<HttpResponse, ApiError> {
     let pipeline = [
@@ -391,11 +578,14 @@ pub(crate) async fn tag_stats(mongo: web::Data<Mongo>) -> Result<HttpResponse, A
         .try_collect()
         .await
         .map_err(failed)?;
-    let counts: Vec<serde_json::Value> = rows
+    let counts: Vec<TagLists> = rows
         .into_iter()
         .map(|row| {
             let count: TagCount = mongodb::bson::from_document(row).map_err(ApiError::internal)?;
-            Ok(serde_json::json!({"tag": count.tag, "lists": count.lists}))
+            Ok(TagLists {
+                tag: count.tag,
+                lists: count.lists,
+            })
         })
         .collect::<Result<_, ApiError>>()?;
     Ok(HttpResponse::Ok().json(counts))

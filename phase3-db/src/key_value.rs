@@ -9,13 +9,14 @@
 //! delete, atomic increment, time left); [`RedisStore`] implements it with the async `redis` crate
 //! over a `ConnectionManager` (one multiplexed connection that reconnects by itself), and
 //! [`MemoryStore`] in process, with the same semantics: expiry, and `INCR` refusing a value that is
-//! not an integer. `tests/key_value.rs` runs one test suite against both, Redis when `REDIS_URL`
+//! not an integer. `tests/api/key_value.rs` runs one test suite against both, Redis when `REDIS_URL`
 //! is set. The server uses Redis when `REDIS_URL` is set and the in-process store otherwise; the
 //! `X-Store` header says which.
 //!
-//! Routes: `GET|PUT|DELETE /kv/{key}` (stored under `kv:`, apart from counters and the cache) (PUT takes `{"value": "...", "ttl_seconds": 60}`),
-//! `POST /counters/{name}?by=1` (atomic), and `GET /reports/tags/cached`, the tag report
-//! of topic 3.1 cached for 30 seconds (`X-Cache: hit` or `miss`).
+//! Routes: `GET|PUT|DELETE /kv/{key}` (PUT takes `{"value": "...", "ttl_seconds": 60}`; keys are
+//! stored under `kv:`, apart from the counters and the cache), `POST /counters/{name}?by=1`
+//! (atomic), and `GET /reports/tags/cached`, the tag report of topic 3.1 cached for 30 seconds
+//! (`X-Cache: hit` or `miss`).
 //!
 //! **Why:** a trait with two implementations lets every test run without a server and the real one
 //! run in CI; `INCR` is atomic in Redis and under a lock in process, so counters never lose a hit.
@@ -32,9 +33,10 @@ use common::db::{Database, blocking};
 use common::extract::{Path, Query, ValidJson};
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use crate::core_vs_orm::{TagReport, report_orm, with_averages};
+use crate::core_vs_orm::{ReportRow, TagReport, report_orm, with_averages};
 
 /// Why the store refused.
 #[derive(Debug)]
@@ -215,6 +217,11 @@ impl RedisStore {
         })
     }
 
+    /// What every key of this store starts with (before its `:`).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     fn key(&self, key: &str) -> String {
         format!("{}:{key}", self.prefix)
     }
@@ -381,25 +388,65 @@ impl KeyValue for Store {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct KeyPath {
-    key: String,
+/// A key: what the store files a value under. The rule is written twice, side by side:
+/// `validate` for the server, `param` for the document (a test checks that they agree).
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct KeyPath {
+    /// 1 to 200 characters, none of them a control character.
+    #[validate(length(min = 1, max = 200), custom(function = "no_control_characters"))]
+    #[param(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
+    pub key: String,
 }
 
-#[derive(Debug, Deserialize, Validate)]
+/// A counter's name, under the same rule as a key.
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct CounterPath {
+    /// 1 to 200 characters, none of them a control character.
+    #[validate(length(min = 1, max = 200), custom(function = "no_control_characters"))]
+    #[param(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
+    pub name: String,
+}
+
+/// A key is printed in logs and error messages: no line breaks or escape sequences in it.
+fn no_control_characters(text: &str) -> Result<(), validator::ValidationError> {
+    if text.chars().any(char::is_control) {
+        return Err(validator::ValidationError::new("printable")
+            .with_message("must not contain control characters".into()));
+    }
+    Ok(())
+}
+
+/// The body of `PUT /kv/{key}`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PutValue {
+pub struct PutValue {
+    /// Up to 65,536 characters.
     #[validate(length(max = 65536))]
-    value: String,
-    /// Seconds until the value disappears; it stays when absent.
+    #[schema(max_length = 65536)]
+    pub value: String,
+    /// Seconds until the value disappears, up to a year; it stays when absent.
     #[validate(range(min = 1, max = 31_536_000))]
-    ttl_seconds: Option<u64>,
+    #[schema(minimum = 1, maximum = 31_536_000)]
+    #[serde(default)]
+    pub ttl_seconds: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
-struct Entry {
+/// A stored value.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Entry {
     key: String,
     value: String,
+    /// Whole seconds left before it disappears; `null` when it does not expire.
     ttl_seconds: Option<u64>,
 }
 
@@ -417,22 +464,25 @@ fn user_key(key: &str) -> String {
     format!("kv:{key}")
 }
 
-fn check_key(key: &str) -> Result<(), ApiError> {
-    if key.is_empty() || key.len() > 200 || key.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "a key is 1 to 200 printable characters",
-        ));
-    }
-    Ok(())
-}
-
 /// `GET /kv/{key}`: the value and its time left, or 404.
+#[utoipa::path(
+    tag = "3.8 Redis",
+    params(KeyPath),
+    responses(
+        (status = 200, description = "The value and its time left", body = Entry,
+            headers(("X-Store" = String, description = "Which store answered: `memory` or `redis`"))),
+        (status = 404, description = "No value under this key (or it expired)"),
+        (status = 422, description = "The key breaks its rule"),
+        (status = 503, description = "The key-value store is unavailable")
+    )
+)]
 #[get("/kv/{key}")]
 pub(crate) async fn get_value(
     store: web::Data<Store>,
-    Path(KeyPath { key }): Path<KeyPath>,
+    Path(path): Path<KeyPath>,
 ) -> Result<HttpResponse, ApiError> {
-    check_key(&key)?;
+    path.validate()?;
+    let key = path.key;
     let (value, ttl) = store
         .get_with_ttl(&user_key(&key))
         .await?
@@ -445,13 +495,24 @@ pub(crate) async fn get_value(
 }
 
 /// `PUT /kv/{key}`: stores a value, with an optional time to live.
+#[utoipa::path(
+    tag = "3.8 Redis",
+    params(KeyPath),
+    request_body = PutValue,
+    responses(
+        (status = 200, description = "Stored", body = Entry,
+            headers(("X-Store" = String, description = "Which store answered: `memory` or `redis`"))),
+        (status = 503, description = "The key-value store is unavailable")
+    )
+)]
 #[put("/kv/{key}")]
 pub(crate) async fn put_value(
     store: web::Data<Store>,
-    Path(KeyPath { key }): Path<KeyPath>,
+    Path(path): Path<KeyPath>,
     ValidJson(body): ValidJson<PutValue>,
 ) -> Result<HttpResponse, ApiError> {
-    check_key(&key)?;
+    path.validate()?;
+    let key = path.key;
     store
         .set(
             &user_key(&key),
@@ -467,54 +528,94 @@ pub(crate) async fn put_value(
 }
 
 /// `DELETE /kv/{key}`: 204, or 404 when there was nothing.
+#[utoipa::path(
+    tag = "3.8 Redis",
+    params(KeyPath),
+    responses(
+        (status = 204, description = "Deleted",
+            headers(("X-Store" = String, description = "Which store answered: `memory` or `redis`"))),
+        (status = 404, description = "No value under this key (or it expired)"),
+        (status = 422, description = "The key breaks its rule"),
+        (status = 503, description = "The key-value store is unavailable")
+    )
+)]
 #[delete("/kv/{key}")]
 pub(crate) async fn delete_value(
     store: web::Data<Store>,
-    Path(KeyPath { key }): Path<KeyPath>,
+    Path(path): Path<KeyPath>,
 ) -> Result<HttpResponse, ApiError> {
-    check_key(&key)?;
-    if store.delete(&user_key(&key)).await? {
+    path.validate()?;
+    if store.delete(&user_key(&path.key)).await? {
         Ok(with_store(&store, HttpResponse::NoContent()).finish())
     } else {
-        Err(ApiError::not_found(format!("no key `{key}`")))
+        Err(ApiError::not_found(format!("no key `{}`", path.key)))
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct CounterPath {
-    name: String,
-}
-
-#[derive(Debug, Deserialize, Validate)]
-#[serde(deny_unknown_fields)]
-struct Increment {
+/// The query of `POST /counters/{name}`.
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Increment {
+    /// What to add: negative to count down.
     #[serde(default = "one")]
     #[validate(range(min = -1_000_000, max = 1_000_000))]
-    by: i64,
+    #[param(minimum = -1_000_000, maximum = 1_000_000, default = 1)]
+    pub by: i64,
 }
 
 fn one() -> i64 {
     1
 }
 
+/// A counter after an increment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Counter {
+    name: String,
+    value: i64,
+}
+
 /// `POST /counters/{name}?by=1`: adds `by` (1 by default) atomically and returns the new value.
+#[utoipa::path(
+    tag = "3.8 Redis",
+    params(CounterPath, Increment),
+    responses(
+        (status = 200, description = "The counter's new value", body = Counter,
+            headers(("X-Store" = String, description = "Which store answered: `memory` or `redis`"))),
+        (status = 409, description = "The counter holds something that is not a whole number"),
+        (status = 422, description = "The name breaks its rule, `by` is outside -1,000,000 to 1,000,000, or the sum would leave the 64-bit range"),
+        (status = 503, description = "The key-value store is unavailable")
+    )
+)]
 #[post("/counters/{name}")]
 pub(crate) async fn increment(
     store: web::Data<Store>,
-    Path(CounterPath { name }): Path<CounterPath>,
-    Query(Increment { by }): Query<Increment>,
+    Path(path): Path<CounterPath>,
+    Query(increment): Query<Increment>,
 ) -> Result<HttpResponse, ApiError> {
-    check_key(&name)?;
-    Increment { by }.validate()?;
-    let value = store.increment(&format!("counter:{name}"), by).await?;
-    Ok(with_store(&store, HttpResponse::Ok())
-        .json(serde_json::json!({"name": name, "value": value})))
+    path.validate()?;
+    increment.validate()?;
+    let name = path.name;
+    let value = store
+        .increment(&format!("counter:{name}"), increment.by)
+        .await?;
+    Ok(with_store(&store, HttpResponse::Ok()).json(Counter { name, value }))
 }
 
 /// How long the cached report lives.
 pub const REPORT_TTL: Duration = Duration::from_secs(30);
 
 /// `GET /reports/tags/cached`: the tag report from the cache, or computed and cached for 30 s.
+#[utoipa::path(
+    tag = "3.8 Redis",
+    responses(
+        (status = 200, description = "The report of `GET /reports/tags`", body = [ReportRow],
+            headers(
+                ("X-Cache" = String, description = "`hit`: from the cache; `miss`: computed, and cached for 30 s"),
+                ("X-Store" = String, description = "Which store answered: `memory` or `redis`")
+            )),
+        (status = 503, description = "The key-value store is unavailable")
+    )
+)]
 #[get("/reports/tags/cached")]
 pub(crate) async fn cached_report(
     store: web::Data<Store>,

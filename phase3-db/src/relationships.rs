@@ -15,7 +15,7 @@
 //! tags (1 + 2N queries). [`eager`] loads like `selectinload`: books, all their reviews, all their
 //! tags (3 queries), then `grouped_by` hands each book its children. `GET
 //! /books-with-reviews?strategy=lazy|eager` shows the count in `X-Query-Count`;
-//! `tests/queries.rs` asserts it for several N on every backend.
+//! `tests/api/queries.rs` asserts it for several N on every backend.
 //!
 //! **Why:** diesel has no lazy attributes, so an N+1 can only be written on purpose, in a loop that
 //! is plain to see; eager loading is three ordinary queries.
@@ -30,6 +30,7 @@ use common::db::{AnyConnection, Database, blocking, count_queries};
 use common::extract::Query;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use common::db::schema::{reviewers, reviews};
@@ -46,7 +47,7 @@ pub struct Review {
 }
 
 /// A book with its reviews (each with its reviewer's name) and its tags.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct BookWithReviews {
     pub id: i32,
     pub title: String,
@@ -54,9 +55,11 @@ pub struct BookWithReviews {
     pub reviews: Vec<ReviewOut>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A review, with its reviewer's name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ReviewOut {
     pub reviewer: String,
+    #[schema(minimum = 1, maximum = 5)]
     pub rating: i32,
     pub body: String,
 }
@@ -139,39 +142,58 @@ pub fn eager(conn: &mut AnyConnection, limit: i64) -> QueryResult<Vec<BookWithRe
         .collect())
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+/// How a book's reviews and tags are loaded.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
-enum Strategy {
+pub enum Strategy {
+    /// Per book, as it comes: 1 + 2N queries.
     Lazy,
+    /// All at once: 3 queries.
     #[default]
     Eager,
 }
 
-#[derive(Debug, Deserialize, Validate)]
-struct LoadQuery {
+/// The query of `GET /books-with-reviews`; `validate` and `param` state the same range.
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LoadQuery {
+    /// `eager` (the default) or `lazy`: the same books either way, at a different cost.
     #[serde(default)]
-    strategy: Strategy,
+    #[param(inline)]
+    pub strategy: Strategy,
+    /// How many books, by id.
     #[serde(default = "default_limit")]
     #[validate(range(min = 1, max = 100))]
-    limit: i64,
+    #[param(minimum = 1, maximum = 100, default = 10)]
+    pub limit: u32,
 }
 
-fn default_limit() -> i64 {
+fn default_limit() -> u32 {
     10
 }
 
 /// `GET /books-with-reviews?strategy=lazy|eager&limit=10`, with `X-Query-Count`.
+#[utoipa::path(
+    tag = "3.3 relationships, lazy vs eager",
+    params(LoadQuery),
+    responses(
+        (status = 200, description = "Books with their tags and reviews", body = [BookWithReviews],
+            headers(("X-Query-Count" = u32, description = "How many SQL queries loading them took"))),
+        (status = 422, description = "`limit` is outside 1 to 100")
+    )
+)]
 #[get("/books-with-reviews")]
 pub(crate) async fn books_with_reviews(
     database: web::Data<Database>,
     Query(query): Query<LoadQuery>,
 ) -> Result<HttpResponse, ApiError> {
     query.validate()?;
+    let limit = i64::from(query.limit);
     let (books, queries) = blocking(move || -> anyhow::Result<_> {
         let mut conn = database.conn()?;
         let (books, queries) = count_queries(&mut conn, |conn| match query.strategy {
-            Strategy::Lazy => lazy(conn, query.limit),
-            Strategy::Eager => eager(conn, query.limit),
+            Strategy::Lazy => lazy(conn, limit),
+            Strategy::Eager => eager(conn, limit),
         });
         Ok((books?, queries))
     })

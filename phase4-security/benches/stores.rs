@@ -15,7 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use phase4_security::idempotency::{Claim, Records, Saved};
+use phase4_security::oauth::now;
 use phase4_security::rate_limit::{Limiter, Quota};
+use phase4_security::tokens::{API_AUDIENCE, AccessClaims, Tokens};
 
 const SEQUENTIAL: usize = 5_000;
 const CONCURRENT: usize = 20_000;
@@ -104,7 +106,9 @@ fn saved() -> Saved {
     Saved {
         status: 201,
         location: Some("/orders/1".to_owned()),
-        body: serde_json::json!({"id": 1, "book_id": 1, "quantity": 1, "status": "placed"}),
+        content_type: Some("application/json".to_owned()),
+        body: serde_json::json!({"id": 1, "book_id": 1, "quantity": 1, "status": "placed"})
+            .to_string(),
     }
 }
 
@@ -178,9 +182,8 @@ async fn measure(store: &str, limiter: Limiter, records: Records) {
 
 /// The other per-request cost of the limiter: it verifies the bearer token to know the user.
 async fn token_verification() {
-    use phase4_security::tokens::{API_AUDIENCE, AccessClaims, Tokens};
     let tokens = Arc::new(Tokens::new("http://127.0.0.1:8004").expect("keys"));
-    let now = phase4_security::tokens::now();
+    let now = now();
     let token = tokens
         .keys
         .sign(&serde_json::json!({

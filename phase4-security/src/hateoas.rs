@@ -13,17 +13,18 @@
 //! never shown for a step that would be refused, nor hidden for one that would be taken: a shipped
 //! order has no `cancel` link, and a user never sees `ship`.
 //!
-//! Routes: `POST /orders` (`orders:write`; takes an `Idempotency-Key`, 4.8), `GET /orders`, `GET
-//! /orders/{id}` (`orders:read`; your own orders, or every order for an admin), and
-//! `POST /orders/{id}/pay|ship|cancel` (`orders:write`).
+//! Routes: `POST /orders` (`orders:write`), `GET /orders`, `GET /orders/{id}` (`orders:read`; your
+//! own orders, or every order for an admin), and `POST /orders/{id}/pay|ship|cancel`
+//! (`orders:write`). The app wraps `POST /orders` in 4.8's idempotency keys; this module knows
+//! nothing of them.
 //!
 //! **Why:** a client that follows links instead of re-implementing the server's rules cannot get
 //! them wrong, and keeps working when they change.
 
 use std::collections::BTreeMap;
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, post, web};
 use common::ApiError;
 use common::db::schema::books;
 use common::db::{AnyConnection, Database, blocking, write_transaction};
@@ -33,11 +34,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use crate::idempotency::{self, Records, Saved};
-use crate::rbac::Role;
+use crate::auth::{Caller, Scope};
+use crate::oauth::now;
 use crate::schema::orders;
-use crate::scopes::Scope;
-use crate::tokens::{Caller, now};
+use crate::users::Role;
 
 /// Where an order is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -69,6 +69,17 @@ impl Status {
         .into_iter()
         .find(|status| status.as_str() == text)
     }
+}
+
+/// The steps, as the path of `POST /orders/{id}/{action}` names them (for the document: an unknown
+/// one is a 404, as a path that names nothing is).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // a document, never built
+pub(crate) enum ActionName {
+    Pay,
+    Ship,
+    Cancel,
 }
 
 /// A step an order can take.
@@ -214,8 +225,10 @@ pub struct OrderList {
 #[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrder {
+    /// A book of the catalogue: 404 if there is none with this id.
     pub book_id: i32,
     #[validate(range(min = 1, max = 100))]
+    #[schema(minimum = 1, maximum = 100)]
     pub quantity: i32,
 }
 
@@ -234,84 +247,74 @@ fn no_such_order() -> ApiError {
     ApiError::not_found("no order of yours has this id")
 }
 
-/// `POST /orders`: places an order. With `Idempotency-Key`, a retry replays the first response.
+/// `POST /orders`: places an order.
 #[utoipa::path(
+    post,
+    path = "/orders",
     tag = "orders",
     security(("oauth2" = ["orders:write"]), ("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "makes retrying safe (4.8)")),
     request_body = NewOrder,
     responses(
-        (status = 201, body = Order, headers(("Idempotent-Replayed" = String, description = "`true` on a replay"))),
-        (status = 409, description = "a request with this key is in progress", body = common::Problem),
-        (status = 422, description = "invalid order, no such book, or the key was used for another request", body = common::Problem),
+        (status = 201, description = "The order, with the links this caller may follow", body = Order,
+            headers(("Location" = String, description = "`/orders/{id}`"))),
+        (status = 403, description = "The token lacks `orders:write`"),
+        (status = 404, description = "No book has this `book_id`"),
+        (status = 422, description = "The quantity breaks its rule"),
     )
 )]
-#[post("/orders")]
 pub(crate) async fn create(
-    req: HttpRequest,
     caller: Caller,
     database: web::Data<Database>,
-    records: web::Data<Records>,
     ValidJson(order): ValidJson<NewOrder>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(Scope::OrdersWrite)?;
-    let key = idempotency::key_of(&req)?;
-    let fingerprint = idempotency::fingerprint(&req, &order)?;
-    idempotency::run(&records, caller.user_id, key, fingerprint, || async move {
-        let user_id = caller.user_id;
-        let row = blocking(move || -> Result<Option<OrderRow>, ApiError> {
-            let mut conn = database.conn()?;
-            write_transaction(&mut conn, |conn| {
-                let book_exists = books::table
-                    .find(order.book_id)
-                    .count()
-                    .get_result::<i64>(conn)?
-                    > 0;
-                if !book_exists {
-                    return Ok(None);
-                }
-                let values = (
-                    orders::user_id.eq(user_id),
-                    orders::book_id.eq(order.book_id),
-                    orders::quantity.eq(order.quantity),
-                    orders::status.eq(Status::Placed.as_str()),
-                    orders::created_at.eq(now()),
-                );
-                common::with_backend!(&mut *conn, |c| {
-                    diesel::insert_into(orders::table)
-                        .values(values)
-                        .returning(OrderRow::as_returning())
-                        .get_result(c)
-                })
-                .map(Some)
+    let user_id = caller.user_id;
+    let row = blocking(move || -> Result<Option<OrderRow>, ApiError> {
+        let mut conn = database.conn()?;
+        write_transaction(&mut conn, |conn| {
+            let book_exists = books::table
+                .find(order.book_id)
+                .count()
+                .get_result::<i64>(conn)?
+                > 0;
+            if !book_exists {
+                return Ok(None);
+            }
+            let values = (
+                orders::user_id.eq(user_id),
+                orders::book_id.eq(order.book_id),
+                orders::quantity.eq(order.quantity),
+                orders::status.eq(Status::Placed.as_str()),
+                orders::created_at.eq(now()),
+            );
+            common::with_backend!(&mut *conn, |c| {
+                diesel::insert_into(orders::table)
+                    .values(values)
+                    .returning(OrderRow::as_returning())
+                    .get_result(c)
             })
-            .map_err(ApiError::internal)
+            .map(Some)
         })
-        .await?
-        .ok_or_else(|| {
-            ApiError::unprocessable(vec![common::FieldError::new(
-                "book_id",
-                "exists",
-                "no book has this id",
-            )])
-        })?;
-        let order = Order::view(&row, &caller);
-        Ok(Saved {
-            status: StatusCode::CREATED.as_u16(),
-            location: Some(format!("/orders/{}", order.id)),
-            body: serde_json::to_value(order).map_err(ApiError::internal)?,
-        })
+        .map_err(ApiError::internal)
     })
-    .await
+    .await?
+    // A body that names a book that does not exist is about a resource that is not there (as
+    // JSON:API answers it), not a malformed body: 404.
+    .ok_or_else(|| ApiError::not_found("no book has this `book_id`"))?;
+    let order = Order::view(&row, &caller);
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/orders/{}", order.id)))
+        .json(order))
 }
 
 /// `GET /orders`: your orders (every order, for an admin).
 #[utoipa::path(
+    get,
+    path = "/orders",
     tag = "orders",
     security(("oauth2" = ["orders:read"]), ("bearer" = [])),
-    responses((status = 200, body = OrderList))
+    responses((status = 200, description = "Your orders (every order, for an admin), and what you may do next", body = OrderList))
 )]
-#[get("/orders")]
 pub(crate) async fn list(
     caller: Caller,
     database: web::Data<Database>,
@@ -350,8 +353,11 @@ pub(crate) async fn list(
 #[utoipa::path(
     tag = "orders",
     security(("oauth2" = ["orders:read"]), ("bearer" = [])),
-    params(("id" = i32, Path)),
-    responses((status = 200, body = Order), (status = 404, body = common::Problem))
+    params(("id" = i32, Path, description = "The order")),
+    responses(
+        (status = 200, description = "The order, with the links this caller may follow", body = Order),
+        (status = 404, description = "No order of yours has this id"),
+    )
 )]
 #[get("/orders/{id}")]
 pub(crate) async fn retrieve(
@@ -368,23 +374,33 @@ pub(crate) async fn retrieve(
     Ok(HttpResponse::Ok().json(Order::view(&row, &caller)))
 }
 
+/// The path of `POST /orders/{id}/{action}`, by name: an error names `id`, as the route does.
+#[derive(Debug, Deserialize)]
+pub struct Step {
+    pub id: i32,
+    pub action: String,
+}
+
 /// `POST /orders/{id}/{action}`: `pay`, `ship` or `cancel`.
 #[utoipa::path(
     tag = "orders",
     security(("oauth2" = ["orders:write"]), ("bearer" = [])),
-    params(("id" = i32, Path), ("action" = String, Path, description = "pay, ship or cancel")),
+    params(
+        ("id" = i32, Path, description = "The order"),
+        ("action" = inline(ActionName), Path, description = "The step to take"),
+    ),
     responses(
-        (status = 200, description = "the order after the step, with its new links", body = Order),
-        (status = 403, description = "your role may not take this step", body = common::Problem),
-        (status = 404, description = "no such order, or no such action", body = common::Problem),
-        (status = 409, description = "the order's state does not allow this step", body = common::Problem),
+        (status = 200, description = "The order after the step, with its new links", body = Order),
+        (status = 403, description = "Your role may not take this step"),
+        (status = 404, description = "No order of yours has this id, or no such action"),
+        (status = 409, description = "The order's state does not allow this step, or it changed meanwhile"),
     )
 )]
 #[post("/orders/{id}/{action}")]
 pub(crate) async fn act(
     caller: Caller,
     database: web::Data<Database>,
-    Path((id, action)): Path<(i32, String)>,
+    Path(Step { id, action }): Path<Step>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(Scope::OrdersWrite)?;
     let action = Action::parse(&action)
@@ -437,4 +453,36 @@ pub(crate) async fn act(
     })
     .await?;
     Ok(HttpResponse::Ok().json(Order::view(&row, &caller)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quantity_rule_and_its_schema_agree_on_the_edges() {
+        use utoipa::PartialSchema;
+        let schema = serde_json::to_value(NewOrder::schema()).unwrap();
+        let quantity = &schema["properties"]["quantity"];
+        let range = quantity["minimum"].as_i64().unwrap()..=quantity["maximum"].as_i64().unwrap();
+        for value in [0, 1, 100, 101] {
+            let order = NewOrder {
+                book_id: 1,
+                quantity: value,
+            };
+            assert_eq!(
+                range.contains(&i64::from(value)),
+                order.validate().is_ok(),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_documented_actions_are_the_state_machines() {
+        use utoipa::PartialSchema;
+        let schema = serde_json::to_value(ActionName::schema()).unwrap();
+        let names: Vec<&str> = Action::ALL.iter().map(|action| action.as_str()).collect();
+        assert_eq!(schema["enum"], serde_json::json!(names));
+    }
 }

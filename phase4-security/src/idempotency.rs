@@ -7,13 +7,15 @@
 //! in Redis (`SET key ... NX EX`), as Stripe's API does and the IETF `Idempotency-Key` draft
 //! describes.
 //!
-//! **Rust:** [`run`] wraps the work of a POST. The first request with a key claims it (an atomic
-//! `SET key ... NX GET` in Redis; a map under a mutex in process) together with a fingerprint of the
-//! request (SHA-256 of method, path and the parsed body), runs, and stores the response for 24 hours.
-//! Then:
+//! **Rust:** a middleware, [`idempotent`], that the app wraps around the POSTs it makes safe to
+//! retry (`POST /orders`, whose handler in 4.7 knows nothing of keys). The first request with a
+//! key claims it (an atomic `SET key ... NX GET` in Redis; a map under a mutex in process)
+//! together with a fingerprint of the request (SHA-256 of method, path and the body's JSON with its
+//! keys sorted), runs, and stores the response for 24 hours. Then:
 //! - the same key and fingerprint again: the stored response is replayed (same status, body and
 //!   `Location`) with `Idempotent-Replayed: true`, and nothing runs;
-//! - the same key with a different request: 422, the key is not reused for something else;
+//! - the same key with a different request: 409, and no `Retry-After`: the key is not reused for
+//!   something else, and retrying will not help;
 //! - the same key while the first is still running: 409 with `Retry-After: 1`, so two concurrent
 //!   retries create exactly one resource;
 //! - a request that fails (4xx or 5xx) frees the key: nothing happened, so the client may retry.
@@ -22,25 +24,44 @@
 //! scripts: only the request that claimed a key may write its response or free it.
 //!
 //! Keys belong to a user (`idempotency:{user}:{key}`): one user's key can neither collide with nor
-//! replay another's response. A claim that is never completed (the server died mid-request) expires
-//! after a minute. [`Records`] is Redis when `REDIS_URL` is set and in process otherwise; the tests
-//! run against both.
+//! replay another's response; a request without a valid token is passed on untouched (its handler
+//! answers 401). A claim that is never completed (the server died mid-request) expires after a
+//! minute. [`Records`] is Redis when `REDIS_URL` is set and in process otherwise; the tests run
+//! against both. [`Documented`] adds the header and its answers to the OpenAPI document.
+//!
+//! The IETF draft suggests 422 for a key reused with another request. This API keeps 422 for a
+//! request that breaks a rule of its OpenAPI document, which a reused key does not (its body may
+//! be perfectly valid); the key is in conflict with the server's state, which is what 409 means
+//! (RFC 9110 §15.5.10), as for a username that is taken.
 //!
 //! **Why:** networks fail after the server acted and before the client heard. Without a key the
 //! client cannot tell whether to retry; with one, retrying is always safe.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderName};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::web::Bytes;
+use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse, web};
 use common::ApiError;
+use common::extract::{BodyLimit, DEFAULT_BODY_LIMIT};
+use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::Modify;
+use utoipa::openapi::OpenApi as Document;
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
+use utoipa::openapi::{Header, ObjectBuilder, RefOr, Required, ResponseBuilder, Type};
+
+use crate::auth::Caller;
+use crate::oauth::{random_token, sha256};
 
 /// The request header that carries the key.
 pub const KEY_HEADER: &str = "idempotency-key";
@@ -51,12 +72,18 @@ pub const KEEP_FOR: Duration = Duration::from_secs(24 * 60 * 60);
 /// How long a claim lasts if its request never completes.
 pub const CLAIM_FOR: Duration = Duration::from_secs(60);
 
-/// A response worth replaying: what a POST that creates something answers.
+/// The pattern of a key: 1 to 255 visible ASCII characters. The OpenAPI document's; [`key_of`]
+/// applies the same rule (a test checks that they agree).
+pub const KEY_PATTERN: &str = "^[\\x21-\\x7E]{1,255}$";
+
+/// A response worth replaying: what a POST that succeeded answered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Saved {
     pub status: u16,
     pub location: Option<String>,
-    pub body: serde_json::Value,
+    pub content_type: Option<String>,
+    /// The body as it was sent (JSON, for the routes wrapped here).
+    pub body: String,
 }
 
 impl Saved {
@@ -66,10 +93,29 @@ impl Saved {
         if let Some(location) = &self.location {
             response.insert_header((header::LOCATION, location.as_str()));
         }
+        if let Some(content_type) = &self.content_type {
+            response.insert_header((header::CONTENT_TYPE, content_type.as_str()));
+        }
         if replayed {
             response.insert_header((HeaderName::from_static(REPLAYED_HEADER), "true"));
         }
-        response.json(&self.body)
+        response.body(self.body.clone())
+    }
+
+    /// What to keep of a response: `None` for a body that is not text.
+    fn of(status: StatusCode, headers: &header::HeaderMap, body: &Bytes) -> Option<Self> {
+        let text = |name| {
+            headers
+                .get(name)
+                .and_then(|value: &HeaderValue| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        Some(Self {
+            status: status.as_u16(),
+            location: text(header::LOCATION),
+            content_type: text(header::CONTENT_TYPE),
+            body: String::from_utf8(body.to_vec()).ok()?,
+        })
     }
 }
 
@@ -191,7 +237,7 @@ impl Records {
     pub async fn claim(&self, key: &str, fingerprint: &str) -> Result<Claim, ApiError> {
         let record = Record {
             fingerprint: fingerprint.to_owned(),
-            claim: Some(crate::tokens::random_token()),
+            claim: Some(random_token()),
             response: None,
         };
         let value = serde_json::to_string(&record).map_err(ApiError::internal)?;
@@ -323,76 +369,267 @@ pub fn key_of(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         return Ok(None);
     };
     match value.to_str() {
-        Ok(key) if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) => {
-            Ok(Some(key.to_owned()))
-        }
+        Ok(key) if is_key(key) => Ok(Some(key.to_owned())),
         _ => Err(ApiError::bad_request(
             "Idempotency-Key must be 1 to 255 visible ASCII characters",
         )),
     }
 }
 
-/// What identifies a request: its method, its path and its parsed body (so that whitespace or key
-/// order in the JSON do not make a retry look different).
-pub fn fingerprint(req: &HttpRequest, body: &impl Serialize) -> Result<String, ApiError> {
-    let body = serde_json::to_string(body).map_err(ApiError::internal)?;
-    Ok(crate::tokens::sha256(&format!(
-        "{} {}\n{body}",
-        req.method(),
-        req.path()
-    )))
+fn is_key(key: &str) -> bool {
+    (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// Runs `work` at most once for `user`'s `key`; see the module docs. Without a key, `work` just runs.
-pub async fn run<Fut>(
-    records: &Records,
-    user_id: i32,
-    key: Option<String>,
-    fingerprint: String,
-    work: impl FnOnce() -> Fut,
-) -> Result<HttpResponse, ApiError>
-where
-    Fut: Future<Output = Result<Saved, ApiError>>,
-{
-    let Some(key) = key else {
-        return Ok(work().await?.render(false));
+/// What identifies a request: its method, its path and its body; a JSON body with its keys
+/// sorted, so that whitespace or key order do not make a retry look different.
+pub fn fingerprint(method: &Method, path: &str, body: &[u8]) -> String {
+    let body = match serde_json::from_slice::<Value>(body) {
+        Ok(json) => sorted(json).to_string(),
+        Err(_) => String::from_utf8_lossy(body).into_owned(),
     };
-    let key = format!("idempotency:{user_id}:{key}");
+    sha256(&format!("{method} {path}\n{body}"))
+}
+
+/// `value` with every object's keys in order (serde_json keeps them as written, here).
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
+/// The request's body, at most the app's body limit (a 413 that says it otherwise, as the JSON
+/// extractor would).
+async fn read_body(req: &mut ServiceRequest) -> Result<Bytes, ApiError> {
+    let limit = req
+        .app_data::<BodyLimit>()
+        .map_or(DEFAULT_BODY_LIMIT, |limit| limit.0);
+    let mut payload = req.take_payload();
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk
+            .map_err(|err| ApiError::bad_request(format!("the body could not be read: {err}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is over {}", common::extract::size(limit)),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Frees `key` after its request failed: nothing happened, so the client may retry.
+async fn release(records: &Records, key: &str, held: &Held) {
+    if !matches!(records.release(key, held).await, Ok(true)) {
+        tracing::warn!(%key, "the idempotency key could not be released");
+    }
+}
+
+/// The middleware: `web::post().to(handler).wrap(from_fn(idempotency::idempotent))`, with a
+/// `web::Data<Records>` registered. See the module docs for what it answers.
+pub async fn idempotent(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let key = key_of(req.request())?;
+    let caller = Caller::identify(req.request());
+    let records = req.app_data::<web::Data<Records>>().cloned();
+    let (Some(key), Some(caller), Some(records)) = (key, caller, records) else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let body = read_body(&mut req).await?;
+    let fingerprint = fingerprint(req.method(), req.path(), &body);
+    let key = format!("idempotency:{}:{key}", caller.user_id);
     let held = match records.claim(&key, &fingerprint).await? {
         Claim::Claimed(held) => held,
-        Claim::Replay(saved) => return Ok(saved.render(true)),
+        Claim::Replay(saved) => return Ok(req.into_response(saved.render(true))),
         Claim::InFlight => {
             return Err(ApiError::conflict(
                 "a request with this Idempotency-Key is still being processed; retry shortly",
             )
-            .with_header((header::RETRY_AFTER, 1)));
+            .with_header((header::RETRY_AFTER, 1))
+            .into());
         }
         Claim::Mismatch => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "this Idempotency-Key was already used with a different request",
-            ));
+            return Err(ApiError::conflict(
+                "this Idempotency-Key was already used with a different request; use a new key",
+            )
+            .into());
         }
     };
+    req.set_payload(actix_web::dev::Payload::from(body));
     // The work is done (or failed) now: whatever the store says, the client gets its answer. A
     // record that cannot be stored is logged; the claim then expires, and a retry after that runs
     // again (keeping the record in the same database transaction as the order would close that gap).
-    match work().await {
-        Ok(saved) => {
-            match records.complete(&key, &held, &fingerprint, &saved).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::warn!(%key, "the idempotency claim expired before the request completed");
-                }
-                Err(_) => tracing::error!(%key, "the response could not be stored for replay"),
-            }
-            Ok(saved.render(false))
-        }
+    let response = match next.call(req).await {
+        Ok(response) => response,
         Err(err) => {
-            if !matches!(records.release(&key, &held).await, Ok(true)) {
-                tracing::warn!(%key, "the idempotency key could not be released");
-            }
-            Err(err)
+            release(&records, &key, &held).await;
+            return Err(err);
         }
+    };
+    if !response.status().is_success() {
+        release(&records, &key, &held).await;
+        return Ok(response.map_into_boxed_body());
+    }
+    let (request, response) = response.into_parts();
+    let (head, body) = response.into_parts();
+    let Ok(body) = actix_web::body::to_bytes(body).await else {
+        release(&records, &key, &held).await;
+        return Err(
+            ApiError::internal(anyhow::anyhow!("the response body could not be read")).into(),
+        );
+    };
+    match Saved::of(head.status(), head.headers(), &body) {
+        Some(saved) => match records.complete(&key, &held, &fingerprint, &saved).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(%key, "the idempotency claim expired before the request completed");
+            }
+            Err(_) => tracing::error!(%key, "the response could not be stored for replay"),
+        },
+        None => {
+            tracing::warn!(%key, "a response that is not text is not kept for replay");
+            release(&records, &key, &held).await;
+        }
+    }
+    Ok(ServiceResponse::new(
+        request,
+        head.set_body(body).map_into_boxed_body(),
+    ))
+}
+
+/// The document's side: each POST listed takes an optional `Idempotency-Key`, and may answer
+/// 409 (in flight, or the key was used for another request) and, on a replay,
+/// `Idempotent-Replayed: true`.
+#[derive(Debug)]
+pub struct Documented {
+    /// The paths whose POST the app wraps in [`idempotent`].
+    pub posts: &'static [&'static str],
+}
+
+impl Modify for Documented {
+    fn modify(&self, openapi: &mut Document) {
+        for path in self.posts {
+            let Some(operation) = openapi
+                .paths
+                .paths
+                .get_mut(*path)
+                .and_then(|item| item.post.as_mut())
+            else {
+                continue;
+            };
+            document(operation);
+        }
+    }
+}
+
+fn document(operation: &mut Operation) {
+    let key = ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "Makes retrying safe: the same key with the same request replays the first response; \
+             with another request it is a 409. Keys belong to the caller and are kept 24 hours.",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(255))
+                .pattern(Some(KEY_PATTERN)),
+        ))
+        .build();
+    operation
+        .parameters
+        .get_or_insert_with(Vec::new)
+        .push(RefOr::T(key));
+    let responses = &mut operation.responses.responses;
+    for (status, response) in responses.iter_mut() {
+        if let RefOr::T(response) = response
+            && status.starts_with('2')
+        {
+            response.headers.insert(
+                "Idempotent-Replayed".to_owned(),
+                RefOr::T(
+                    Header::builder()
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                        .description(Some(
+                            "`true` when this is the replay of an earlier response",
+                        ))
+                        .build(),
+                ),
+            );
+        }
+    }
+    responses.insert(
+        "409".to_owned(),
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(
+                    "A request with this Idempotency-Key is still being processed (retry after \
+                     `Retry-After`), or the key was used with a different request (use a new one)",
+                )
+                .header(
+                    "Retry-After",
+                    Header::builder()
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
+                        .description(Some("While the first request runs: 1"))
+                        .build(),
+                )
+                .build(),
+        ),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_rule_and_its_pattern_agree_on_the_edges() {
+        let pattern = regex::Regex::new(KEY_PATTERN).unwrap();
+        let long = "k".repeat(255);
+        let too_long = "k".repeat(256);
+        for key in [
+            "",
+            "k",
+            "order-1",
+            "~!",
+            &long,
+            &too_long,
+            "with space",
+            "tab\t",
+            "é",
+            "\u{7f}",
+        ] {
+            assert_eq!(pattern.is_match(key), is_key(key), "{key:?}");
+        }
+    }
+
+    #[test]
+    fn a_fingerprint_ignores_whitespace_and_key_order_but_not_values() {
+        let post = Method::POST;
+        let a = fingerprint(&post, "/orders", br#"{"book_id": 1, "quantity": 2}"#);
+        assert_eq!(
+            a,
+            fingerprint(&post, "/orders", br#"{"quantity":2,"book_id":1}"#)
+        );
+        assert_ne!(
+            a,
+            fingerprint(&post, "/orders", br#"{"quantity":3,"book_id":1}"#)
+        );
+        assert_ne!(
+            a,
+            fingerprint(&post, "/other", br#"{"quantity":2,"book_id":1}"#)
+        );
     }
 }

@@ -19,7 +19,10 @@
 //!   login was started by this browser) and a pending login (used once); the code is exchanged with
 //!   the PKCE verifier; the ID token's signature (by the provider's JWKS), issuer, audience, expiry
 //!   and `nonce` are verified. The account `provider:subject` is found or created, and the answer is
-//!   this API's own token pair (4.1).
+//!   this API's own token pair (4.1's, through `auth::TokenService`). A callback without its
+//!   `state` or cookie is a 400, one whose cookie is another login's a 403 (the CSRF check), one
+//!   whose login is over or never began a 404; a refusal in the redirect is believed only after
+//!   the state checks out.
 //!
 //! A provider's discovery document and keys are read once every five minutes (the `max-age` this
 //! server's own discovery sends), and again at once when an ID token does not verify with them, so
@@ -53,10 +56,9 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::passwords::{self, UserView};
-use crate::rbac::Role;
-use crate::scopes::Scopes;
-use crate::tokens::{self, TokenResponse as Tokens4, Tokens};
+use crate::auth::{Scopes, TokenResponse as Tokens4, TokenService};
+use crate::oauth::{Ignored, no_store};
+use crate::users::{self, Role, UserView};
 
 /// How long a started login may take to come back.
 const PENDING_FOR: Duration = Duration::from_secs(600);
@@ -258,7 +260,10 @@ pub struct ProviderLink {
 }
 
 /// `GET /login`: the providers you can log in with.
-#[utoipa::path(tag = "openid", responses((status = 200, body = Vec<ProviderLink>)))]
+#[utoipa::path(
+    tag = "openid",
+    responses((status = 200, description = "The providers, each with the URL that starts a login", body = Vec<ProviderLink>))
+)]
 #[get("/login")]
 pub(crate) async fn list_providers(login: web::Data<LoginWith>) -> HttpResponse {
     let links: Vec<ProviderLink> = login
@@ -276,11 +281,17 @@ pub(crate) async fn list_providers(login: web::Data<LoginWith>) -> HttpResponse 
 /// `GET /login/{provider}`: off to the provider.
 #[utoipa::path(
     tag = "openid",
-    params(("provider" = String, Path)),
+    params(("provider" = String, Path, description = "A provider of `GET /login`")),
     responses(
-        (status = 303, description = "to the provider's authorization endpoint"),
-        (status = 404, body = common::Problem),
-        (status = 502, description = "the provider's discovery failed", body = common::Problem),
+        (status = 303, description = "To the provider's authorization endpoint, with a `login_state` cookie",
+            headers(
+                ("Location" = String, description = "The provider's authorization request"),
+                ("Set-Cookie" = String, description = "`login_state`, HttpOnly, SameSite=Lax"),
+            )),
+        (status = 404, description = "No provider has this name"),
+        (status = 502, description = "The provider's discovery failed"),
+        (status = 503, description = "Too many logins are in progress",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 #[get("/login/{provider}")]
@@ -330,6 +341,9 @@ pub struct Callback {
     pub state: Option<String>,
     pub error: Option<String>,
     pub error_description: Option<String>,
+    /// Whatever else a provider adds (`scope`, `iss`, `session_state`, ...): ignored.
+    #[serde(flatten)]
+    pub other: Ignored,
 }
 
 /// What a completed login answers: who you are here, and this API's tokens.
@@ -349,10 +363,23 @@ fn refused(detail: impl Into<String>) -> ApiError {
 /// `GET /login/{provider}/callback`: checks `state`, redeems the code, verifies the ID token.
 #[utoipa::path(
     tag = "openid",
-    params(("provider" = String, Path), ("code" = String, Query), ("state" = String, Query)),
+    // What a client or provider adds beyond these is ignored, as OAuth requires (RFC 6749 §3.1).
+    extensions(("x-unknown-query-parameters" = json!("ignored"))),
+    params(
+        ("provider" = String, Path, description = "A provider of `GET /login`"),
+        ("code" = Option<String>, Query, description = "The provider's authorization code"),
+        ("state" = String, Query, min_length = 1, description = "What the login sent the provider, and the `login_state` cookie holds"),
+        ("login_state" = String, Cookie, min_length = 1, description = "Set by `GET /login/{provider}` in the browser that started the login"),
+        ("error" = Option<String>, Query, description = "The provider's refusal, instead of a code"),
+        ("error_description" = Option<String>, Query, description = "Its reason"),
+    ),
     responses(
-        (status = 200, body = LoggedIn),
-        (status = 400, description = "a state that is not this browser's, an expired login, a refused code, a bad ID token", body = common::Problem),
+        (status = 200, description = "Logged in: the account, and this API's tokens", body = LoggedIn,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, description = "No state, no `login_state` cookie, a refusal from the provider, a refused code, a bad ID token"),
+        (status = 403, description = "The state is not this browser's login"),
+        (status = 404, description = "No provider has this name, or no login with this state is in progress (expired or used)"),
+        (status = 502, description = "The provider could not be reached"),
     )
 )]
 #[get("/login/{provider}/callback")]
@@ -360,33 +387,44 @@ pub(crate) async fn callback(
     req: HttpRequest,
     login: web::Data<LoginWith>,
     database: web::Data<Database>,
-    tokens: web::Data<Tokens>,
+    tokens: web::Data<dyn TokenService>,
     Path(name): Path<String>,
     Query(answer): Query<Callback>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(error) = answer.error {
-        return Err(refused(format!(
-            "the provider refused: {error} ({})",
-            answer.error_description.unwrap_or_default()
-        )));
-    }
+    // The provider first: a callback for one that does not exist is about nothing (404). Then the
+    // state, before anything the redirect says is believed, a refusal included.
+    let provider = login.provider(&name)?.clone();
     let state = answer
         .state
+        .filter(|state| !state.is_empty())
         .ok_or_else(|| refused("the callback has no state"))?;
-    let cookie = req.cookie(STATE_COOKIE);
-    if cookie.as_ref().map(Cookie::value) != Some(state.as_str()) {
+    let Some(cookie) = req.cookie(STATE_COOKIE) else {
         return Err(refused(
+            "state does not match this browser's login: it sent no login_state cookie; start \
+             again at /login/{provider}",
+        ));
+    };
+    if cookie.value() != state {
+        // Someone else's login pushed into this browser (login CSRF): refused, as a CSRF check is.
+        return Err(ApiError::forbidden(
             "state does not match this browser's login: start again at /login/{provider}",
         ));
     }
     let pending = login
         .take(&state)
         .filter(|pending| pending.provider == name)
-        .ok_or_else(|| refused("no login with this state is in progress (expired or used)"))?;
+        .ok_or_else(|| {
+            ApiError::not_found("no login with this state is in progress (expired or used)")
+        })?;
+    if let Some(error) = answer.error {
+        return Err(refused(format!(
+            "the provider refused: {error} ({})",
+            answer.error_description.unwrap_or_default()
+        )));
+    }
     let code = answer
         .code
         .ok_or_else(|| refused("the callback has no code"))?;
-    let provider = login.provider(&name)?.clone();
     let client = login.client(&provider, false).await?;
     let response = client
         .exchange_code(AuthorizationCode::new(code))
@@ -426,23 +464,23 @@ pub(crate) async fn callback(
     let (user, pair) = blocking(move || -> Result<_, ApiError> {
         let mut conn = db.conn()?;
         // Found, created, or created by a concurrent first login of the same person.
-        let existing = passwords::find_by_name(&mut conn, &username)?;
+        let existing = users::find_by_name(&mut conn, &username)?;
         let user = match existing {
             Some(user) => user,
-            None => match passwords::insert(&mut conn, &username, None, Role::User)? {
+            None => match users::insert(&mut conn, &username, None, Role::User)? {
                 Some(user) => user,
-                None => passwords::find_by_name(&mut conn, &username)?
+                None => users::find_by_name(&mut conn, &username)?
                     .ok_or_else(|| ApiError::conflict("the account is being created; retry"))?,
             },
         };
         let scope = Scopes::requested(None, user.role())?;
-        let pair = tokens::issue(&mut conn, &issuer, &user, &scope, None)?;
+        let pair = issuer.issue(&mut conn, &user, &scope)?;
         Ok((user, pair))
     })
     .await?;
     let mut removal = Cookie::build(STATE_COOKIE, "").path("/login").finish();
     removal.make_removal();
-    Ok(tokens::no_store().cookie(removal).json(LoggedIn {
+    Ok(no_store().cookie(removal).json(LoggedIn {
         provider: name,
         subject,
         user: UserView::from(&user),

@@ -1,17 +1,21 @@
-//! The OpenAPI document, with the security schemes that let Swagger UI log in (4.5).
-//!
-//! Two schemes: `oauth2`, the password flow against `POST /auth/token` with every scope, so
-//! Swagger UI's "Authorize" asks for a username, a password and the scopes to grant; and `bearer`,
-//! to paste a token. Each operation names the scopes it needs. Swagger UI is served from the
-//! binary (`/docs/`), nothing downloaded.
+//! The OpenAPI document: every route, and what the chapters add to it. 4.5 declares the security
+//! schemes (Swagger UI's "Authorize" logs in with them), 4.8 the `Idempotency-Key` header, 4.9
+//! the rate-limit headers and 429. `common` adds the answers every crate shares (problem
+//! documents for 400, 404, 413, 415, 422, 401 and 403), `GET /`, and serves it at
+//! `/openapi.json` with Swagger UI at `/docs/`.
 
-use actix_web::web;
+use utoipa::OpenApi;
 use utoipa::openapi::OpenApi as Document;
-use utoipa::openapi::security::{Flow, OAuth2, Password, Scopes as OpenApiScopes, SecurityScheme};
-use utoipa::{Modify, OpenApi};
 
-use crate::scopes::Scope;
-use crate::{hateoas, login, passwords, provider, rbac, scopes, tokens, versioning};
+use crate::rate_limit::Documented as RateLimits;
+use crate::scopes::SecuritySchemes;
+use crate::tokens::{endpoint, keys};
+use crate::{hateoas, idempotency, login, passwords, provider, rbac, scopes, versioning};
+
+/// The POSTs the app wraps in idempotency keys (4.8).
+pub const IDEMPOTENT: idempotency::Documented = idempotency::Documented {
+    posts: crate::IDEMPOTENT_POSTS,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,13 +25,14 @@ use crate::{hateoas, login, passwords, provider, rbac, scopes, tokens, versionin
     ),
     paths(
         passwords::register,
-        tokens::token_endpoint,
-        tokens::jwks,
+        endpoint::token_endpoint,
+        keys::jwks,
         provider::discovery,
         provider::authorize,
         provider::sign_in,
         provider::redeem,
         provider::userinfo,
+        provider::userinfo_by_post,
         login::list_providers,
         login::start,
         login::callback,
@@ -44,10 +49,9 @@ use crate::{hateoas, login, passwords, provider, rbac, scopes, tokens, versionin
         hateoas::retrieve,
         hateoas::act,
     ),
-    components(schemas(common::Problem, common::FieldError)),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &IDEMPOTENT, &RateLimits),
     tags(
-        (name = "auth", description = "Registration, login, refresh (4.1, 4.2)"),
+        (name = "auth", description = "Registration, login, refresh, signing keys (4.1, 4.2)"),
         (name = "openid", description = "The OpenID Connect provider, and logging in with one (4.3)"),
         (name = "admin", description = "Admins only (4.4)"),
         (name = "books", description = "Scopes (4.5) and versions (4.6)"),
@@ -56,33 +60,7 @@ use crate::{hateoas, login, passwords, provider, rbac, scopes, tokens, versionin
 )]
 struct ApiDoc;
 
-struct SecuritySchemes;
-
-impl Modify for SecuritySchemes {
-    fn modify(&self, openapi: &mut Document) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        let scopes = OpenApiScopes::from_iter(
-            Scope::ALL
-                .iter()
-                .map(|scope| (scope.as_str(), scope.description())),
-        );
-        components.add_security_scheme(
-            "oauth2",
-            SecurityScheme::OAuth2(OAuth2::new([Flow::Password(Password::new(
-                "/auth/token",
-                scopes,
-            ))])),
-        );
-        components.add_security_scheme("bearer", common::openapi::bearer_scheme());
-    }
-}
-
-/// The document.
+/// The document, before `common` completes it.
 pub fn document() -> Document {
     ApiDoc::openapi()
-}
-
-/// `/openapi.json`, and Swagger UI at `/docs/`.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    common::openapi::swagger_ui(cfg, document());
 }

@@ -1,12 +1,13 @@
 //! 4.3 OAuth 2.0 / OpenID Connect, the provider side: this server is an identity provider.
 //!
 //! **Roadmap:** "OAuth2 & OpenID Connect: Implementing 'Login with Google/GitHub'." This module is
-//! the provider such a button talks to; [`crate::login`] is the button.
+//! the provider such a button talks to; `login` (the other half of 4.3) is the button.
 //!
 //! **Python:** Authlib's `AuthorizationServer` with `AuthorizationCodeGrant` and the OpenID Connect
 //! extension, or django-oauth-toolkit.
 //!
-//! **Rust:** the protocol is a handful of routes, written here with the pieces of 4.1 and 4.2:
+//! **Rust:** the protocol is a handful of routes. Passwords are checked and tokens signed through
+//! `auth::PasswordCheck` and `auth::TokenService` (4.2 and 4.1 implement them):
 //! - `GET /.well-known/openid-configuration`: discovery, what clients read first;
 //! - `GET /.well-known/jwks.json` (4.1): the keys that verify ID tokens;
 //! - `GET /oauth/authorize`: checks the client and its redirect URI, *exactly* as registered (never
@@ -18,7 +19,11 @@
 //!   this client for this redirect URI, and match the PKCE challenge: PKCE with `S256` is required
 //!   of every client, as OAuth 2.1 does. It returns an access token for this API and a signed ID
 //!   token (`aud` is the client, `nonce` echoes the one sent to `/oauth/authorize`);
-//! - `GET /oauth/userinfo`: who the access token belongs to.
+//! - `GET` or `POST /oauth/userinfo` (OpenID Connect Core §5.3 allows both): who the access token
+//!   in the `Authorization` header belongs to. (RFC 6750 §2.2 also allows the token in a form
+//!   body; OpenID Connect recommends the header, and the header is what this provider reads.)
+//!
+//! Parameters these endpoints do not know are ignored, as RFC 6749 §3.1 requires of them.
 //!
 //! Codes are stored as their SHA-256, and spent by the same `UPDATE` that checks they are unspent,
 //! so a code works once even under concurrent redemption.
@@ -35,15 +40,16 @@ use base64::engine::general_purpose::STANDARD;
 use common::ApiError;
 use common::db::{Database, blocking, write_transaction};
 use common::extract::{Form, Query};
+use common::manifest::escape;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use url::Url;
 use utoipa::ToSchema;
 
-use crate::passwords::{self, User};
+use crate::auth::{Caller, PasswordCheck, Scope, Scopes, TokenService};
+use crate::oauth::{Ignored, no_store, now, oauth_error, random_token, seconds, sha256};
 use crate::schema::authorization_codes;
-use crate::scopes::{Scope, Scopes};
-use crate::tokens::{Caller, Tokens, no_store, now, oauth_error, random_token, sha256};
+use crate::users::{self, User};
 
 /// How long a code may wait to be redeemed.
 pub const CODE_LIFETIME_SECS: i64 = 60;
@@ -101,14 +107,22 @@ fn strings(items: &[&str]) -> Vec<String> {
 }
 
 /// `GET /.well-known/openid-configuration`.
-#[utoipa::path(tag = "openid", responses((status = 200, body = Discovery)))]
+#[utoipa::path(
+    tag = "openid",
+    responses((
+        status = 200,
+        description = "What an OpenID Connect client needs to know of this provider; cacheable for five minutes",
+        body = Discovery,
+        headers(("Cache-Control" = String, description = "`max-age=300`")),
+    ))
+)]
 #[get("/.well-known/openid-configuration")]
-pub(crate) async fn discovery(tokens: web::Data<Tokens>) -> HttpResponse {
-    let issuer = &tokens.issuer;
+pub(crate) async fn discovery(tokens: web::Data<dyn TokenService>) -> HttpResponse {
+    let issuer = tokens.issuer();
     HttpResponse::Ok()
         .insert_header(CacheControl(vec![CacheDirective::MaxAge(300)]))
         .json(Discovery {
-            issuer: issuer.clone(),
+            issuer: issuer.to_owned(),
             authorization_endpoint: format!("{issuer}/oauth/authorize"),
             token_endpoint: format!("{issuer}/oauth/token"),
             userinfo_endpoint: format!("{issuer}/oauth/userinfo"),
@@ -137,20 +151,37 @@ pub(crate) async fn discovery(tokens: web::Data<Tokens>) -> HttpResponse {
 }
 
 /// The parameters of an authorization request (RFC 6749 §4.1.1, RFC 7636, OIDC Core §3.1.2.1).
+/// Only a bad client or redirect URI is refused with an error page; every other mistake is sent
+/// back to the client, so the document marks only those two required.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct AuthorizationRequest {
+    /// `code`: anything else is sent back as `unsupported_response_type`.
     #[serde(default)]
     pub response_type: String,
+    /// A registered client: the demo client, `demo-client`. (The server's own "Login with"
+    /// client is registered too.)
     #[serde(default)]
+    #[schema(pattern = "^demo-client$", required = true)]
     pub client_id: String,
+    /// Exactly as the client registered it.
     #[serde(default)]
+    #[schema(pattern = "^http://localhost:3000/callback$", required = true)]
     pub redirect_uri: String,
+    /// Space-separated; must include `openid`.
     #[serde(default)]
     pub scope: String,
+    /// Sent back to the client as it came.
     pub state: Option<String>,
+    /// Put in the ID token as it came.
     pub nonce: Option<String>,
+    /// PKCE, required: the base64url SHA-256 of the verifier, 43 to 128 characters.
     pub code_challenge: Option<String>,
+    /// `S256`.
     pub code_challenge_method: Option<String>,
+    /// Anything else: ignored, as OAuth requires.
+    #[serde(flatten, skip_serializing)]
+    #[schema(ignore)]
+    pub other: Ignored,
 }
 
 /// The login form's answer: the request again (never trusted: checked again) and the credentials.
@@ -249,22 +280,6 @@ fn check(
     Ok((client.clone(), scopes.to_string()))
 }
 
-/// Escapes text for HTML, so that request parameters shown in the form cannot become markup.
-fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
-}
-
 /// The login page: the request's parameters as hidden fields, and the credentials to fill in.
 fn login_page(request: &AuthorizationRequest, client: &str, message: Option<&str>) -> HttpResponse {
     let hidden: String = [
@@ -325,16 +340,27 @@ fn login_page(request: &AuthorizationRequest, client: &str, message: Option<&str
 /// `GET /oauth/authorize`: checks the request, then shows the login form.
 #[utoipa::path(
     tag = "openid",
+    // What a client or provider adds beyond these is ignored, as OAuth requires (RFC 6749 §3.1).
+    extensions(("x-unknown-query-parameters" = json!("ignored"))),
     params(
-        ("response_type" = String, Query), ("client_id" = String, Query),
-        ("redirect_uri" = String, Query), ("scope" = String, Query),
-        ("state" = Option<String>, Query), ("nonce" = Option<String>, Query),
-        ("code_challenge" = String, Query), ("code_challenge_method" = String, Query, description = "S256"),
+        ("client_id" = String, Query, pattern = "^demo-client$",
+            description = "A registered client: the demo client. (The server's own \"Login with\" client is registered too.)"),
+        ("redirect_uri" = String, Query, pattern = "^http://localhost:3000/callback$",
+            description = "Exactly as the client registered it"),
+        ("response_type" = Option<String>, Query,
+            description = "`code`. Every mistake but a bad client or redirect URI is sent back to the client"),
+        ("scope" = Option<String>, Query, description = "Space-separated; must include `openid`"),
+        ("state" = Option<String>, Query, description = "Sent back to the client as it came"),
+        ("nonce" = Option<String>, Query, description = "Put in the ID token as it came"),
+        ("code_challenge" = Option<String>, Query,
+            description = "PKCE, required: the base64url SHA-256 of the verifier, 43 to 128 characters"),
+        ("code_challenge_method" = Option<String>, Query, description = "`S256`"),
     ),
     responses(
-        (status = 200, description = "the login form", content_type = "text/html"),
-        (status = 303, description = "back to the client with an error"),
-        (status = 400, description = "unknown client, or a redirect URI it did not register", body = common::Problem),
+        (status = 200, description = "The login form", content_type = "text/html"),
+        (status = 303, description = "Back to the client with `error` and `error_description`",
+            headers(("Location" = String, description = "The client's redirect URI"))),
+        (status = 400, description = "An unknown client, or a redirect URI it did not register: an error page, never a redirect"),
     )
 )]
 #[get("/oauth/authorize")]
@@ -352,15 +378,20 @@ pub(crate) async fn authorize(
 /// client with a code; a wrong one shows the form again.
 #[utoipa::path(
     tag = "openid",
+    request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded",
+        description = "The authorization request again (checked again), and the credentials"),
     responses(
-        (status = 303, description = "back to the client, with `code` and `state`"),
-        (status = 200, description = "the form again, saying the username or password was wrong", content_type = "text/html"),
+        (status = 200, description = "The form again, saying the username or password was wrong", content_type = "text/html"),
+        (status = 303, description = "Back to the client, with `code` and `state` (or `error`)",
+            headers(("Location" = String, description = "The client's redirect URI"))),
+        (status = 400, description = "An unknown client, or a redirect URI it did not register"),
     )
 )]
 #[post("/oauth/authorize")]
 pub(crate) async fn sign_in(
     clients: web::Data<Clients>,
     database: web::Data<Database>,
+    passwords: web::Data<dyn PasswordCheck>,
     Form(form): Form<LoginForm>,
 ) -> Result<HttpResponse, ApiError> {
     let request = form.request;
@@ -368,7 +399,10 @@ pub(crate) async fn sign_in(
         Ok(checked) => checked,
         Err(refusal) => return refusal.into(),
     };
-    let Some(user) = passwords::authenticate(&database, form.username, form.password).await? else {
+    let authenticated = passwords
+        .authenticate(database.get_ref().clone(), form.username, form.password)
+        .await?;
+    let Some(user) = authenticated else {
         return Ok(login_page(
             &request,
             &client.id,
@@ -417,6 +451,10 @@ pub struct CodeExchange {
     /// For public clients, and confidential ones that send their secret in the body.
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    /// Anything else: ignored, as OAuth requires.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub other: Ignored,
 }
 
 /// What the token endpoint answers.
@@ -509,9 +547,11 @@ struct CodeRow {
     tag = "openid",
     request_body(content = CodeExchange, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 200, body = CodeTokens),
-        (status = 400, description = "`error` says why: invalid_grant (a used, expired or foreign code, or a PKCE mismatch), ...", body = common::Problem),
-        (status = 401, description = "invalid_client", body = common::Problem),
+        (status = 200, description = "An access token for this API and a signed ID token; never cached", body = CodeTokens,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, description = "The `error` member says why: `invalid_grant` (a used, expired or foreign code, or a PKCE mismatch), `invalid_request`, `unsupported_grant_type`"),
+        (status = 401, description = "`invalid_client`: an unknown client, or a wrong secret",
+            headers(("WWW-Authenticate" = String, description = "`Basic realm=\"phase4\"`"))),
     )
 )]
 #[post("/oauth/token")]
@@ -519,13 +559,15 @@ pub(crate) async fn redeem(
     req: HttpRequest,
     clients: web::Data<Clients>,
     database: web::Data<Database>,
-    tokens: web::Data<Tokens>,
+    tokens: web::Data<dyn TokenService>,
     Form(exchange): Form<CodeExchange>,
 ) -> Result<HttpResponse, ApiError> {
     let client = authenticate_client(&clients, &req, &exchange)?;
     let invalid_grant =
         |detail: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", detail);
-    let Some(grant_type) = exchange.grant_type.as_deref() else {
+    // A parameter sent without a value counts as not sent (RFC 6749 §3.2).
+    let given = |value: Option<String>| value.filter(|value| !value.is_empty());
+    let Some(grant_type) = given(exchange.grant_type) else {
         return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -539,7 +581,7 @@ pub(crate) async fn redeem(
             "this endpoint redeems authorization codes only",
         ));
     }
-    let (Some(code), Some(verifier)) = (exchange.code, exchange.code_verifier) else {
+    let (Some(code), Some(verifier)) = (given(exchange.code), given(exchange.code_verifier)) else {
         return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -569,7 +611,7 @@ pub(crate) async fn redeem(
                 .find(&code_hash)
                 .select(CodeRow::as_select())
                 .first(conn)?;
-            let user = passwords::find(conn, row.user_id)?;
+            let user = users::find(conn, row.user_id)?;
             Ok(Some((row, user)))
         })
     })
@@ -589,11 +631,12 @@ pub(crate) async fn redeem(
     }
     let scopes = Scopes::parse(&row.scope).unwrap_or_default();
     let issued_at = now();
-    let id_token = tokens.keys.sign(&IdClaims {
-        iss: tokens.issuer.clone(),
+    let lifetime = seconds(tokens.access_ttl());
+    let id_claims = IdClaims {
+        iss: tokens.issuer().to_owned(),
         sub: user.id.to_string(),
         aud: client.id.clone(),
-        exp: issued_at + crate::tokens::seconds(tokens.access_ttl),
+        exp: issued_at + lifetime,
         iat: issued_at,
         nbf: issued_at,
         auth_time: issued_at,
@@ -601,11 +644,12 @@ pub(crate) async fn redeem(
         preferred_username: scopes
             .contains(Scope::Profile)
             .then(|| user.username.clone()),
-    })?;
+    };
+    let id_token = tokens.sign(&serde_json::to_value(id_claims).map_err(ApiError::internal)?)?;
     Ok(no_store().json(CodeTokens {
         access_token: tokens.access_token(&user, &scopes, Some(&client.id))?,
         token_type: "Bearer".to_owned(),
-        expires_in: crate::tokens::seconds(tokens.access_ttl),
+        expires_in: lifetime,
         id_token,
         scope: scopes.to_string(),
     }))
@@ -615,18 +659,12 @@ pub(crate) async fn redeem(
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserInfo {
     pub sub: String,
+    /// With the `profile` scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preferred_username: Option<String>,
 }
 
-/// `GET /oauth/userinfo`: the user behind an access token that has the `openid` scope.
-#[utoipa::path(
-    tag = "openid",
-    security(("bearer" = [])),
-    responses((status = 200, body = UserInfo), (status = 401, body = common::Problem), (status = 403, body = common::Problem))
-)]
-#[get("/oauth/userinfo")]
-pub(crate) async fn userinfo(caller: Caller) -> Result<HttpResponse, ApiError> {
+fn user_info(caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.require_scope(Scope::OpenId)?;
     Ok(HttpResponse::Ok().json(UserInfo {
         sub: caller.user_id.to_string(),
@@ -635,4 +673,52 @@ pub(crate) async fn userinfo(caller: Caller) -> Result<HttpResponse, ApiError> {
             .contains(Scope::Profile)
             .then_some(caller.username),
     }))
+}
+
+/// `GET /oauth/userinfo`: the user behind an access token that has the `openid` scope.
+#[utoipa::path(
+    tag = "openid",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Who the token belongs to", body = UserInfo),
+        (status = 403, description = "The token lacks the `openid` scope"),
+    )
+)]
+#[get("/oauth/userinfo")]
+pub(crate) async fn userinfo(caller: Caller) -> Result<HttpResponse, ApiError> {
+    user_info(caller)
+}
+
+/// `POST /oauth/userinfo`: the same as `GET` (OpenID Connect Core §5.3), the token in the
+/// `Authorization` header.
+#[utoipa::path(
+    tag = "openid",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Who the token belongs to", body = UserInfo),
+        (status = 403, description = "The token lacks the `openid` scope"),
+    )
+)]
+#[post("/oauth/userinfo")]
+pub(crate) async fn userinfo_by_post(caller: Caller) -> Result<HttpResponse, ApiError> {
+    user_info(caller)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_client_is_the_demo_client() {
+        use utoipa::PartialSchema;
+        let schema = serde_json::to_value(AuthorizationRequest::schema()).unwrap();
+        let demo = demo_client();
+        let matches = |field: &str, value: &str| {
+            let pattern = schema["properties"][field]["pattern"].as_str().unwrap();
+            regex::Regex::new(pattern).unwrap().is_match(value)
+        };
+        assert!(matches("client_id", &demo.id));
+        assert!(matches("redirect_uri", &demo.redirect_uris[0]));
+        assert!(!matches("client_id", "phase4-login2"));
+    }
 }

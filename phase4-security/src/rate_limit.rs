@@ -6,11 +6,12 @@
 //! script in Redis for each request.
 //!
 //! **Rust:** a middleware ([`limit`]) that asks a [`Limiter`] whether the caller may go on. The
-//! caller is the user of a valid bearer token, or else the client's address (the TCP peer:
-//! `X-Forwarded-For` is not trusted, since anyone can send it; behind a proxy you would trust the
-//! proxy's header instead). Every response of the API (all but `/docs` and `/openapi.json`, which
-//! are static) carries `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and
-//! `RateLimit-Policy`; a refused one is 429 with `Retry-After`. The Redis script needs Redis 5 or
+//! caller is the user of a valid bearer token (`auth::Caller::identify`), or else the client's
+//! address (the TCP peer: `X-Forwarded-For` is not trusted, since anyone can send it; behind a
+//! proxy you would trust the proxy's header instead). Every response of the API (all but the index,
+//! `/docs` and `/openapi.json`, which are static) carries `RateLimit-Limit`,
+//! `RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy`; a refused one is 429 with
+//! `Retry-After`. [`Documented`] says so in the OpenAPI document. The Redis script needs Redis 5 or
 //! later (a script that reads `TIME` and then writes).
 //!
 //! The algorithm is GCRA, a token bucket stored as one number: the "theoretical arrival time" (TAT)
@@ -25,7 +26,7 @@
 //! If Redis fails, requests are let through (and logged, and without rate-limit headers, since
 //! there is no count to show): a rate limiter that takes the API down with it protects nothing.
 //!
-//! **Why a token bucket:** a fixed window lets through twice the limit across a window boundary; a
+//! **Why:** a token bucket, because a fixed window lets through twice the limit across a window boundary; a
 //! sliding log keeps one entry per request (memory grows with the limit); a sliding window counter
 //! approximates. A token bucket is exact, allows the short bursts real clients make, and, as GCRA,
 //! costs one key of a few bytes per client.
@@ -40,11 +41,14 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage, web};
+use actix_web::{Error, web};
 use common::ApiError;
 use redis::aio::ConnectionManager;
+use utoipa::Modify;
+use utoipa::openapi::OpenApi as Document;
+use utoipa::openapi::{Header, ObjectBuilder, RefOr, ResponseBuilder, Type};
 
-use crate::tokens::{API_AUDIENCE, AccessClaims, Tokens, Verified};
+use crate::auth::Caller;
 
 /// How many requests per how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,19 +253,12 @@ fn add_headers(headers: &mut HeaderMap, quota: Quota, decision: &Decision) {
 }
 
 /// Who a request counts against: `user:{id}` for a valid bearer token, `ip:{address}` otherwise
-/// (an invalid token does not buy a fresh bucket).
-/// The verified claims are kept in the request, so that the [`Caller`](crate::tokens::Caller)
-/// extractor does not verify the signature a second time (an ES256 verification costs about
-/// 0.3 ms; see `cargo bench -p phase4-security`).
+/// (an invalid token does not buy a fresh bucket). Checking the token here also saves the handler
+/// from checking it again (an ES256 verification costs about 0.3 ms; see
+/// `cargo bench -p phase4-security`): `Caller` keeps the outcome in the request.
 fn client_of(req: &ServiceRequest) -> String {
-    let user = req
-        .app_data::<web::Data<Tokens>>()
-        .zip(common::extract::bearer_token(req.request()))
-        .and_then(|(tokens, token)| tokens.verify::<AccessClaims>(token, API_AUDIENCE).ok());
-    if let Some(claims) = user {
-        let client = format!("user:{}", claims.sub);
-        req.extensions_mut().insert(Verified(claims));
-        return client;
+    if let Some(caller) = Caller::identify(req.request()) {
+        return format!("user:{}", caller.user_id);
     }
     let ip = req.peer_addr().map_or_else(
         || "unknown".to_owned(),
@@ -300,6 +297,75 @@ pub async fn limit(
     let mut response = next.call(req).await?.map_into_boxed_body();
     add_headers(response.headers_mut(), limiter.quota, &decision);
     Ok(response)
+}
+
+/// The headers every limited response carries, as the document describes them.
+const HEADERS: [(&str, &str, Type); 4] = [
+    (
+        "RateLimit-Limit",
+        "Requests allowed per period",
+        Type::Integer,
+    ),
+    (
+        "RateLimit-Remaining",
+        "Requests that could still be made now",
+        Type::Integer,
+    ),
+    (
+        "RateLimit-Reset",
+        "Seconds until the quota is whole again",
+        Type::Integer,
+    ),
+    (
+        "RateLimit-Policy",
+        "The quota: `{limit};w={seconds}`",
+        Type::String,
+    ),
+];
+
+/// The document's side: every operation it holds answers with the rate-limit headers, and may
+/// answer 429 with `Retry-After`. Applied before `common` adds its own routes, which are not limited.
+#[derive(Debug)]
+pub struct Documented;
+
+impl Modify for Documented {
+    fn modify(&self, openapi: &mut Document) {
+        let header = |description: &str, kind: Type| {
+            Header::builder()
+                .schema(Some(ObjectBuilder::new().schema_type(kind)))
+                .description(Some(description.to_owned()))
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.patch.as_mut(),
+                item.delete.as_mut(),
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                let mut refused = ResponseBuilder::new()
+                    .description("Too many requests: wait `Retry-After` seconds")
+                    .header("Retry-After", header("Seconds to wait", Type::Integer));
+                for (name, description, kind) in HEADERS {
+                    refused = refused.header(name, header(description, kind));
+                }
+                responses.insert("429".to_owned(), RefOr::T(refused.build()));
+                for response in responses.values_mut() {
+                    if let RefOr::T(response) = response {
+                        for (name, description, kind) in HEADERS {
+                            response
+                                .headers
+                                .entry(name.to_owned())
+                                .or_insert_with(|| RefOr::T(header(description, kind.clone())));
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,12 +7,14 @@
 //! raises `HTTPException(403)`; DRF's `permission_classes = [IsAdminUser]`.
 //!
 //! **Rust:** the role travels in the access token (signed, so it cannot be edited) and the
-//! [`Admin`] extractor admits only admins: a handler that takes `Admin` cannot run for anyone else,
-//! and its signature says so. Without a token it is 401 with a `WWW-Authenticate` challenge (log
-//! in); with a user's token it is 403 (logging in again will not help).
+//! [`Admin`] extractor, built on `auth::Caller`, admits only admins: a handler that takes `Admin`
+//! cannot run for anyone else, and its signature says so. Without a token it is 401 with a
+//! `WWW-Authenticate` challenge (log in); with a user's token it is 403 (logging in again will not
+//! help).
 //!
 //! Routes: `GET /admin/users` lists the users; `POST /admin/keys/rotate` rotates the signing key
-//! (4.1). Orders (4.7) are shipped by admins only.
+//! (4.1 says what that does to tokens; at most one rotation every 7.5 minutes, 409 otherwise).
+//! Orders (4.7) are shipped by admins only.
 //!
 //! **Why:** an extractor is checked before the handler body runs, for every route that names it;
 //! a check written inside each handler is one forgotten line away from an open endpoint.
@@ -21,39 +23,12 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, get, post, web};
 use common::ApiError;
 use common::db::{Database, blocking};
-use diesel::prelude::*;
 use futures_util::future::LocalBoxFuture;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::passwords::{User, UserView};
-use crate::schema::users;
-use crate::tokens::{Caller, Tokens};
-
-/// What a user may do, broadly. Scopes (4.5) narrow it per token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    User,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::User => "user",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "user" => Some(Role::User),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-}
+use crate::auth::{Caller, TokenService};
+use crate::users::{self, Role, User, UserView};
 
 /// A caller with the admin role; anyone else is refused before the handler runs.
 #[derive(Debug, Clone)]
@@ -80,9 +55,9 @@ impl FromRequest for Admin {
     tag = "admin",
     security(("oauth2" = []), ("bearer" = [])),
     responses(
-        (status = 200, body = Vec<UserView>),
-        (status = 401, description = "no valid token", body = common::Problem),
-        (status = 403, description = "not an admin", body = common::Problem),
+        (status = 200, description = "Every user, oldest first", body = Vec<UserView>),
+        (status = 401, description = "No valid token"),
+        (status = 403, description = "Not an admin"),
     )
 )]
 #[get("/admin/users")]
@@ -90,14 +65,8 @@ pub(crate) async fn list_users(
     _admin: Admin,
     database: web::Data<Database>,
 ) -> Result<HttpResponse, ApiError> {
-    let users: Vec<User> = blocking(move || {
-        users::table
-            .order(users::id)
-            .select(User::as_select())
-            .load(&mut *database.conn()?)
-            .map_err(ApiError::internal)
-    })
-    .await?;
+    let users: Vec<User> =
+        blocking(move || users::all(&mut *database.conn()?).map_err(ApiError::internal)).await?;
     Ok(HttpResponse::Ok().json(users.iter().map(UserView::from).collect::<Vec<_>>()))
 }
 
@@ -115,20 +84,20 @@ pub struct Rotation {
     tag = "admin",
     security(("oauth2" = []), ("bearer" = [])),
     responses(
-        (status = 200, body = Rotation),
-        (status = 401, description = "no valid token", body = common::Problem),
-        (status = 403, description = "not an admin", body = common::Problem),
+        (status = 200, description = "The new signing key, and every key that still verifies", body = Rotation),
+        (status = 401, description = "No valid token"),
+        (status = 403, description = "Not an admin"),
+        (status = 409, description = "The key was rotated less than 7.5 minutes ago",
+            headers(("Retry-After" = u64, description = "Seconds until a rotation is allowed"))),
     )
 )]
 #[post("/admin/keys/rotate")]
 pub(crate) async fn rotate_keys(
     Admin(admin): Admin,
-    tokens: web::Data<Tokens>,
+    tokens: web::Data<dyn TokenService>,
 ) -> Result<HttpResponse, ApiError> {
-    let signing = tokens.keys.rotate()?;
+    let verifying = tokens.rotate_keys()?;
+    let signing = verifying.first().cloned().unwrap_or_default();
     tracing::info!(by = %admin.username, kid = %signing, "signing key rotated");
-    Ok(HttpResponse::Ok().json(Rotation {
-        signing,
-        verifying: tokens.keys.kids(),
-    }))
+    Ok(HttpResponse::Ok().json(Rotation { signing, verifying }))
 }

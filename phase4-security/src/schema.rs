@@ -5,6 +5,8 @@ diesel::table! {
     users (id) {
         id -> Integer,
         username -> Text,
+        /// The name as it is compared (`users::key`), unique.
+        username_key -> Text,
         password_hash -> Nullable<Text>,
         role -> Text,
         created_at -> BigInt,

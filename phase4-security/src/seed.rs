@@ -3,8 +3,8 @@
 use common::db::{Database, write_transaction};
 use diesel::QueryResult;
 
-use crate::passwords;
-use crate::rbac::Role;
+use crate::passwords::Passwords;
+use crate::users::{self, Role};
 
 /// The demo users: username, password, role. Printed by the tour; never use them anywhere real.
 pub const DEMO_USERS: [(&str, &str, Role); 2] = [
@@ -13,7 +13,7 @@ pub const DEMO_USERS: [(&str, &str, Role); 2] = [
 ];
 
 /// Fills the library if it is empty, and creates the demo users that do not exist yet.
-pub async fn seed(database: &Database) -> anyhow::Result<()> {
+pub async fn seed(database: &Database, passwords: &Passwords) -> anyhow::Result<()> {
     let db = database.clone();
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         let mut conn = db.conn()?;
@@ -26,18 +26,19 @@ pub async fn seed(database: &Database) -> anyhow::Result<()> {
     for (username, password, role) in DEMO_USERS {
         let db = database.clone();
         let exists = tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
-            Ok(passwords::find_by_name(&mut *db.conn()?, username)?.is_some())
+            Ok(users::find_by_name(&mut *db.conn()?, username)?.is_some())
         })
         .await??;
         if exists {
             continue;
         }
-        let hash = passwords::hash(password.to_owned())
+        let hash = passwords
+            .hash(password.to_owned())
             .await
             .map_err(|err| anyhow::anyhow!("hashing a demo password: {err}"))?;
         let db = database.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            passwords::insert(&mut *db.conn()?, username, Some(&hash), role)?;
+            users::insert(&mut *db.conn()?, username, Some(&hash), role)?;
             Ok(())
         })
         .await??;

@@ -6,9 +6,10 @@
 //! **Python:** FastAPI mounts two `APIRouter(prefix="/v1")`s; DRF has `URLPathVersioning` and
 //! `AcceptHeaderVersioning` (`request.version`) and a serializer per version.
 //!
-//! **Rust:** one query, two serde shapes. [`BookV1`] is flat (`"author": "Ursula K. Le Guin"`) and its
-//! list is a bare array; [`BookV2`] nests the author (`"author": {"id": 1, "name": ...}`) and its list
-//! is an envelope (`{"count": 7, "items": [...]}`), so v2 can grow without breaking v1 clients.
+//! **Rust:** one query, two serde shapes. v2 shows the catalogue's `books::Book` as it is: the
+//! author nested (`"author": {"id": 1, "name": ...}`), the list an envelope
+//! (`{"count": 7, "items": [...]}`), so v2 can grow without breaking v1 clients. [`BookV1`] is
+//! flat (`"author": "Ursula K. Le Guin"`) and its list a bare array.
 //! - URL versioning: `GET /v1/books[/{id}]` and `GET /v2/books[/{id}]`.
 //! - Header versioning: `GET /books/{id}` with `Api-Version: 1` or
 //!   `Accept: application/vnd.phase4.v1+json` (v2 when neither says). The response names its
@@ -26,15 +27,13 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, get, web};
 use common::ApiError;
-use common::db::schema::{authors, books};
-use common::db::{AnyConnection, Database, blocking};
+use common::db::{Database, blocking};
 use common::extract::Path;
-use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::scopes::Scope;
-use crate::tokens::Caller;
+use crate::auth::{Caller, Scope};
+use crate::books::{self, Book};
 
 /// When v1 was deprecated, as RFC 9745's structured date (2026-11-01).
 pub const V1_DEPRECATED: &str = "@1793491200";
@@ -42,6 +41,9 @@ pub const V1_DEPRECATED: &str = "@1793491200";
 pub const V1_SUNSET: &str = "Thu, 01 Jul 2027 00:00:00 GMT";
 /// The header that names a version.
 pub const VERSION_HEADER: &str = "api-version";
+/// The media types that name a version in `Accept`.
+pub const V1_MEDIA_TYPE: &str = "application/vnd.phase4.v1+json";
+pub const V2_MEDIA_TYPE: &str = "application/vnd.phase4.v2+json";
 
 /// A book as v1 shows it: the author is a name.
 #[derive(Debug, Serialize, ToSchema)]
@@ -52,67 +54,8 @@ pub struct BookV1 {
     pub author: String,
 }
 
-/// A book as v2 shows it: the author is an object.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BookV2 {
-    pub id: i32,
-    pub title: String,
-    pub year: i32,
-    pub author: AuthorRef,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuthorRef {
-    pub id: i32,
-    pub name: String,
-}
-
-/// v2's list: an envelope, with room for paging later.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BookListV2 {
-    pub count: usize,
-    pub items: Vec<BookV2>,
-}
-
-type Row = (i32, String, i32, i32, String);
-
-fn load(conn: &mut AnyConnection, id: Option<i32>) -> QueryResult<Vec<BookV2>> {
-    let mut query = books::table
-        .inner_join(authors::table)
-        .select((
-            books::id,
-            books::title,
-            books::year,
-            authors::id,
-            authors::name,
-        ))
-        .order(books::id)
-        .into_boxed();
-    if let Some(id) = id {
-        query = query.filter(books::id.eq(id));
-    }
-    Ok(query
-        .load::<Row>(conn)?
-        .into_iter()
-        .map(|(id, title, year, author_id, name)| BookV2 {
-            id,
-            title,
-            year,
-            author: AuthorRef {
-                id: author_id,
-                name,
-            },
-        })
-        .collect())
-}
-
-/// One book in the v2 shape.
-pub fn load_v2(conn: &mut AnyConnection, id: i32) -> QueryResult<Option<BookV2>> {
-    Ok(load(conn, Some(id))?.pop())
-}
-
-impl From<BookV2> for BookV1 {
-    fn from(book: BookV2) -> Self {
+impl From<Book> for BookV1 {
+    fn from(book: Book) -> Self {
         Self {
             id: book.id,
             title: book.title,
@@ -122,12 +65,28 @@ impl From<BookV2> for BookV1 {
     }
 }
 
-async fn all_books(database: web::Data<Database>) -> Result<Vec<BookV2>, ApiError> {
-    blocking(move || load(&mut *database.conn()?, None).map_err(ApiError::internal)).await
+/// v2's list: an envelope, with room for paging later.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookListV2 {
+    pub count: usize,
+    pub items: Vec<Book>,
 }
 
-async fn book(database: web::Data<Database>, id: i32) -> Result<BookV2, ApiError> {
-    blocking(move || load_v2(&mut *database.conn()?, id).map_err(ApiError::internal))
+/// A book in either version, for the document of `GET /books/{id}`.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // a document, never built
+pub(crate) enum AnyVersion {
+    V1(BookV1),
+    V2(Book),
+}
+
+async fn all_books(database: web::Data<Database>) -> Result<Vec<Book>, ApiError> {
+    blocking(move || books::all(&mut *database.conn()?).map_err(ApiError::internal)).await
+}
+
+async fn book(database: web::Data<Database>, id: i32) -> Result<Book, ApiError> {
+    blocking(move || books::one(&mut *database.conn()?, id).map_err(ApiError::internal))
         .await?
         .ok_or_else(|| ApiError::not_found("no book has this id"))
 }
@@ -149,7 +108,11 @@ fn v1(successor: &str) -> HttpResponseBuilder {
 #[utoipa::path(
     tag = "books",
     security(("oauth2" = ["books:read"]), ("bearer" = [])),
-    responses((status = 200, body = Vec<BookV1>, headers(("Deprecation" = String), ("Sunset" = String))))
+    responses((status = 200, description = "Every book, flat (deprecated)", body = Vec<BookV1>, headers(
+        ("Deprecation" = String, description = "When v1 was deprecated (RFC 9745)"),
+        ("Sunset" = String, description = "When v1 stops answering (RFC 8594)"),
+        ("Link" = String, description = "The v2 successor"),
+    )))
 )]
 #[get("/v1/books")]
 pub(crate) async fn list_v1(
@@ -169,10 +132,14 @@ pub(crate) async fn list_v1(
 #[utoipa::path(
     tag = "books",
     security(("oauth2" = ["books:read"]), ("bearer" = [])),
-    params(("id" = i32, Path)),
+    params(("id" = i32, Path, description = "The book")),
     responses(
-        (status = 200, body = BookV1),
-        (status = 404, body = common::Problem),
+        (status = 200, description = "The book, flat (deprecated)", body = BookV1, headers(
+            ("Deprecation" = String, description = "When v1 was deprecated (RFC 9745)"),
+            ("Sunset" = String, description = "When v1 stops answering (RFC 8594)"),
+            ("Link" = String, description = "The v2 successor"),
+        )),
+        (status = 404, description = "No book has this id"),
     )
 )]
 #[get("/v1/books/{id}")]
@@ -190,7 +157,7 @@ pub(crate) async fn get_v1(
 #[utoipa::path(
     tag = "books",
     security(("oauth2" = ["books:read"]), ("bearer" = [])),
-    responses((status = 200, body = BookListV2))
+    responses((status = 200, description = "Every book, its author nested", body = BookListV2))
 )]
 #[get("/v2/books")]
 pub(crate) async fn list_v2(
@@ -209,8 +176,11 @@ pub(crate) async fn list_v2(
 #[utoipa::path(
     tag = "books",
     security(("oauth2" = ["books:read"]), ("bearer" = [])),
-    params(("id" = i32, Path)),
-    responses((status = 200, body = BookV2), (status = 404, body = common::Problem))
+    params(("id" = i32, Path, description = "The book")),
+    responses(
+        (status = 200, description = "The book, its author nested", body = Book),
+        (status = 404, description = "No book has this id"),
+    )
 )]
 #[get("/v2/books/{id}")]
 pub(crate) async fn get_v2(
@@ -249,7 +219,7 @@ fn requested_version(headers: &HeaderMap) -> Result<(u8, bool), ApiError> {
                 "2" => Ok((2, true)),
                 _ => Err(ApiError::new(
                     StatusCode::NOT_ACCEPTABLE,
-                    "this API serves application/vnd.phase4.v1+json and application/vnd.phase4.v2+json",
+                    format!("this API serves {V1_MEDIA_TYPE} and {V2_MEDIA_TYPE}"),
                 )),
             };
         }
@@ -262,13 +232,22 @@ fn requested_version(headers: &HeaderMap) -> Result<(u8, bool), ApiError> {
     tag = "books",
     security(("oauth2" = ["books:read"]), ("bearer" = [])),
     params(
-        ("id" = i32, Path),
-        ("Api-Version" = Option<String>, Header, description = "1 or 2 (the default)"),
+        ("id" = i32, Path, description = "The book"),
+        ("Api-Version" = Option<String>, Header, description = "`1` or `2` (the default); `Accept: application/vnd.phase4.v1+json` says the same",
+            pattern = "^[12]$"),
     ),
     responses(
-        (status = 200, description = "a book, in the version asked for", body = BookV2),
-        (status = 400, description = "an unknown Api-Version", body = common::Problem),
-        (status = 406, description = "an unknown versioned media type", body = common::Problem),
+        (status = 200, description = "The book, in the version asked for", content(
+            (AnyVersion = "application/json"),
+            (BookV1 = "application/vnd.phase4.v1+json"),
+            (Book = "application/vnd.phase4.v2+json"),
+        ), headers(
+            ("Api-Version" = String, description = "The version served"),
+            ("Vary" = String, description = "`Accept, Api-Version`"),
+        )),
+        (status = 400, description = "An Api-Version other than 1 or 2"),
+        (status = 404, description = "No book has this id"),
+        (status = 406, description = "A versioned media type this API does not serve"),
     )
 )]
 #[get("/books/{id}")]

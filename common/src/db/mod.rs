@@ -27,6 +27,7 @@ pub mod models;
 pub mod schema;
 pub mod seed;
 pub mod testing;
+pub mod url;
 
 /// A connection to SQLite or PostgreSQL; every diesel query runs on either.
 #[derive(diesel::MultiConnection)]
@@ -108,10 +109,9 @@ pub enum Backend {
 
 impl Backend {
     pub fn of(url: &str) -> Self {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
+        match url::DatabaseUrl::parse(url) {
+            Ok(url::DatabaseUrl::Postgres(_)) => Backend::Postgres,
+            _ => Backend::Sqlite,
         }
     }
 }
@@ -172,27 +172,34 @@ impl Database {
         Ok(database)
     }
 
-    /// Connects without migrating: for looking at, or undoing, migrations.
+    /// Connects without migrating: for looking at, or undoing, migrations. A SQLite file (and its
+    /// folder) is created when missing; a URL of another kind of database is an error naming the
+    /// kinds that work, and a PostgreSQL server that does not answer is one line saying so.
     pub fn open(url: &str, migrations: &'static [&'static MigrationSet]) -> anyhow::Result<Self> {
+        let parsed = url::DatabaseUrl::parse(url)?;
+        let url = parsed.as_str();
         let backend = Backend::of(url);
-        let display_url = crate::config::redact_url(url);
-        // A SQLite file in a folder that does not exist yet (`data/phase2.sqlite3` on a first run).
-        if backend == Backend::Sqlite
-            && let Some(dir) = std::path::Path::new(url).parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        // Write-ahead logging lets readers and a writer work at once. It is a property of the file,
-        // set once here: switching it from several new pooled connections at once would make them
-        // trip over each other.
-        if backend == Backend::Sqlite {
-            SqliteConnection::establish(url)
-                .and_then(|mut conn| {
-                    conn.batch_execute("PRAGMA journal_mode = WAL;")
-                        .map_err(|err| diesel::ConnectionError::BadConnection(err.to_string()))
-                })
-                .with_context(|| format!("cannot open {display_url}"))?;
+        let display_url = parsed.display();
+        match &parsed {
+            url::DatabaseUrl::Postgres(postgres) => drop(url::connect_postgres(postgres)?),
+            url::DatabaseUrl::Sqlite(path) => {
+                // A file in a folder that does not exist yet (`data/phase2.sqlite3` on a first run).
+                if let Some(dir) = std::path::Path::new(path).parent()
+                    && !dir.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
+                }
+                // Write-ahead logging lets readers and a writer work at once. It is a property of
+                // the file, set once here: switching it from several new pooled connections at
+                // once would make them trip over each other.
+                SqliteConnection::establish(path)
+                    .and_then(|mut conn| {
+                        conn.batch_execute("PRAGMA journal_mode = WAL;")
+                            .map_err(|err| diesel::ConnectionError::BadConnection(err.to_string()))
+                    })
+                    .with_context(|| format!("cannot open {display_url}"))?;
+            }
         }
         let pool = Pool::builder()
             .max_size(match backend {
@@ -244,21 +251,53 @@ impl Database {
                 .map(|versions| versions.iter().map(ToString::to_string).collect()),
         }
         .map_err(|err| anyhow::anyhow!("migrating {}: {err}", self.display_url))?;
-        for version in &applied {
-            tracing::info!(%version, "applied migration");
+        let names = self.migration_names()?;
+        let applied: Vec<String> = applied
+            .iter()
+            .map(|version| name_of(&names, version))
+            .collect();
+        for name in &applied {
+            tracing::info!(migration = %name, "applied migration");
         }
         Ok(applied)
     }
 
-    /// Reverts the most recent migration; returns its version.
+    /// Every migration of this database's schema as `(version, name)`: `20261125000001` is what
+    /// diesel records, `2026-11-25-000001_library` what people read.
+    fn migration_names(&self) -> anyhow::Result<Vec<(String, String)>> {
+        fn listed<DB: diesel::backend::Backend>(
+            source: &Combined<'_>,
+        ) -> diesel::migration::Result<Vec<(String, String)>> {
+            Ok(MigrationSource::<DB>::migrations(source)?
+                .iter()
+                .map(|m| (m.name().version().to_string(), m.name().to_string()))
+                .collect())
+        }
+        let source = self.source(self.backend);
+        match self.backend {
+            Backend::Sqlite => listed::<diesel::sqlite::Sqlite>(&source),
+            Backend::Postgres => listed::<diesel::pg::Pg>(&source),
+        }
+        .map_err(|err| anyhow::anyhow!("listing migrations: {err}"))
+    }
+
+    /// Reverts the most recent migration; returns its name. With nothing applied, that is an error
+    /// that says so.
     pub fn revert_last(&self) -> anyhow::Result<String> {
+        if !self.migration_status()?.iter().any(|m| m.applied) {
+            anyhow::bail!(
+                "nothing to revert: no migration has been applied to {}",
+                self.display_url
+            );
+        }
         let mut conn = self.pool.get()?;
         let source = self.source(self.backend);
-        match &mut *conn {
+        let version = match &mut *conn {
             AnyConnection::Sqlite(c) => c.revert_last_migration(source).map(|v| v.to_string()),
             AnyConnection::Postgresql(c) => c.revert_last_migration(source).map(|v| v.to_string()),
         }
-        .map_err(|err| anyhow::anyhow!("reverting on {}: {err}", self.display_url))
+        .map_err(|err| anyhow::anyhow!("reverting on {}: {err}", self.display_url))?;
+        Ok(name_of(&self.migration_names()?, &version))
     }
 
     /// Every known migration, in order, and whether it has run.
@@ -301,6 +340,14 @@ impl Database {
     pub fn conn(&self) -> anyhow::Result<DbConnection> {
         Ok(self.pool.get()?)
     }
+}
+
+/// The name of migration `version`, or the version itself for one this build does not carry.
+fn name_of(names: &[(String, String)], version: &str) -> String {
+    names
+        .iter()
+        .find(|(known, _)| known == version)
+        .map_or_else(|| version.to_owned(), |(_, name)| name.clone())
 }
 
 /// A database failure nobody planned for is a 500; its cause goes to the log.
@@ -524,7 +571,7 @@ mod tests {
             assert_eq!(status.len(), 1);
             assert!(status[0].applied && status[0].name.ends_with("_library"));
 
-            assert_eq!(database.revert_last().unwrap(), "20261125000001");
+            assert_eq!(database.revert_last().unwrap(), "2026-11-25-000001_library");
             assert!(!database.migration_status().unwrap()[0].applied);
             let mut conn = database.conn().unwrap();
             assert!(
@@ -533,7 +580,7 @@ mod tests {
             );
             assert!(database.revert_last().is_err(), "nothing left to revert");
 
-            assert_eq!(database.migrate().unwrap(), ["20261125000001"]);
+            assert_eq!(database.migrate().unwrap(), ["2026-11-25-000001_library"]);
             assert_eq!(
                 authors::table.count().get_result::<i64>(&mut conn).unwrap(),
                 0
