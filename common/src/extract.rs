@@ -150,6 +150,10 @@ impl<T: DeserializeOwned> FromRequest for Path<T> {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let params = req.match_info();
+        // The fast path deserializes once; only a failure is deserialized again, tracking where.
+        if let Ok(value) = T::deserialize(actix_router::PathDeserializer::new(params)) {
+            return ready(Ok(Path(value)));
+        }
         let deserializer = actix_router::PathDeserializer::new(params);
         ready(
             serde_path_to_error::deserialize(deserializer)

@@ -2,9 +2,10 @@
 //!
 //! What phase 1 teaches, every crate practises, because this middleware does it once for all:
 //!
-//! - **a request id and a log line:** each request gets a [`RequestId`] (in its extensions, for
-//!   handlers that want it, and in its tracing span, so every line logged while serving it carries
+//! - **a request id and a log line:** each request gets a [`RequestId`] (in its tracing span, so
+//!   every line logged while serving it carries it, and in its extensions for handlers that take
 //!   it), and one access line when it ends: method, path, status, latency;
+//! - **the query string:** a parameter the route does not document is a `400` naming it;
 //! - **HTTP methods:** `HEAD` is served as `GET`; `OPTIONS` and a method the path lacks answer `204`
 //!   or `405` with `Allow`, from the crate's [`MethodTable`];
 //! - **one shape for every error:** every 4xx and 5xx leaves as `application/problem+json`
@@ -14,7 +15,9 @@
 //!
 //! It is one hand-written [`Transform`] rather than three `from_fn` layers, because it runs on every
 //! request: on the success path it adds an id, two clock readings and, when the log level lets
-//! them through, a span and a line; everything else happens only on an error response.
+//! them through, a span and a line; everything else happens only on an error response or a query
+//! string. It costs about a thousand instructions a request, some 3 % of what phase 1 spends on a
+//! `GET /books/1` in user space (`valgrind --tool=callgrind`; the README's performance section).
 
 use std::future::{Ready, ready};
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! database. A `RwLock` lets many readers in at once; writers wait their turn.
 
 use std::collections::BTreeMap;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use actix_web::web::Bytes;
 use chrono::Utc;
@@ -49,9 +49,12 @@ pub struct Library {
     inner: RwLock<Inner>,
 }
 
+/// Each book is kept behind an `Arc`: a read shares the stored book (one reference count) instead
+/// of copying its strings while the lock is held, and a write replaces it or copies it first
+/// (`Arc::make_mut`), so a reader never sees a book change under it.
 #[derive(Debug, Default)]
 struct Inner {
-    books: BTreeMap<u64, (Book, Option<Cover>)>,
+    books: BTreeMap<u64, (Arc<Book>, Option<Cover>)>,
     last_id: u64,
 }
 
@@ -113,15 +116,15 @@ impl Library {
             .filter(|book| query.matches(book))
             .skip(query.offset)
             .take(query.limit)
-            .cloned()
+            .map(|book| Book::clone(book))
             .collect()
     }
 
-    pub fn get(&self, id: u64) -> Result<Book, StoreError> {
+    pub fn get(&self, id: u64) -> Result<Arc<Book>, StoreError> {
         self.read()
             .books
             .get(&id)
-            .map(|(book, _)| book.clone())
+            .map(|(book, _)| Arc::clone(book))
             .ok_or(StoreError::NotFound(id))
     }
 
@@ -140,7 +143,7 @@ impl Library {
         inner.check_isbn(new.isbn13.as_ref(), 0)?;
         inner.last_id = inner.last_id.checked_add(1).ok_or(StoreError::NoIdsLeft)?;
         let book = build(inner.last_id, new, cover.as_ref());
-        inner.books.insert(book.id, (book.clone(), cover));
+        inner.books.insert(book.id, (Arc::new(book.clone()), cover));
         Ok(book)
     }
 
@@ -153,10 +156,10 @@ impl Library {
         let mut book = build(id, new, None);
         if let Some((old, cover)) = previous {
             book.created_at = old.created_at;
-            book.cover = old.cover;
-            inner.books.insert(id, (book.clone(), cover));
+            book.cover = old.cover.clone();
+            inner.books.insert(id, (Arc::new(book.clone()), cover));
         } else {
-            inner.books.insert(id, (book.clone(), None));
+            inner.books.insert(id, (Arc::new(book.clone()), None));
         }
         inner.last_id = inner.last_id.max(id);
         Ok((book, created))
@@ -166,7 +169,8 @@ impl Library {
     pub fn patch(&self, id: u64, patch: BookPatch) -> Result<Book, StoreError> {
         let mut inner = self.write();
         inner.check_isbn(patch.isbn13.as_ref(), id)?;
-        let (book, _) = inner.books.get_mut(&id).ok_or(StoreError::NotFound(id))?;
+        let (stored, _) = inner.books.get_mut(&id).ok_or(StoreError::NotFound(id))?;
+        let book = Arc::make_mut(stored);
         if let Some(title) = patch.title {
             book.title = title;
         }
