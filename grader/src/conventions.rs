@@ -27,15 +27,20 @@ use crate::check::{Check, CheckFuture, RateLimited, Target, expect_json, expect_
 /// The topics these checks are graded under, in every crate (all of them phase 1's).
 pub const TOPICS: [&str; 3] = ["1.1", "1.3", "1.6"];
 
-/// The checks every crate is graded on. `errors` is the crate's 1.6 check: a crate whose routes
-/// need a token passes [`errors_in_the_apis_words`] one (without it, every request of the corpus
-/// would stop at the 401).
-pub fn checks(errors: for<'a> fn(&'a Target) -> CheckFuture<'a>) -> Vec<Check> {
+/// The checks every crate is graded on. `methods` and `errors` are the crate's 1.1 and 1.6 checks:
+/// a crate whose routes need a token passes [`methods_on_every_route`] and
+/// [`errors_in_the_apis_words`] one (without it, HEAD would be compared with GET only at the 401,
+/// and every request of the corpus would stop there); others pass [`anonymous_methods`] and
+/// [`anonymous_errors`].
+pub fn checks(
+    methods: for<'a> fn(&'a Target) -> CheckFuture<'a>,
+    errors: for<'a> fn(&'a Target) -> CheckFuture<'a>,
+) -> Vec<Check> {
     vec![
         Check {
             topic: "1.1",
             name: "every documented route: HEAD as GET, OPTIONS with Allow, 405 for the rest",
-            body: |target| Box::pin(methods_on_every_route(target)),
+            body: methods,
         },
         Check {
             topic: "1.3",
@@ -50,9 +55,36 @@ pub fn checks(errors: for<'a> fn(&'a Target) -> CheckFuture<'a>) -> Vec<Check> {
     ]
 }
 
+/// The conventions' checks for a crate whose routes need no token.
+pub fn anonymous() -> Vec<Check> {
+    checks(
+        |target| Box::pin(anonymous_methods(target)),
+        |target| Box::pin(anonymous_errors(target)),
+    )
+}
+
+/// The 1.1 check for a crate whose routes need no token.
+pub async fn anonymous_methods(target: &Target) -> anyhow::Result<()> {
+    methods_on_every_route(target, None).await
+}
+
 /// The 1.6 check for a crate whose routes need no token.
 pub async fn anonymous_errors(target: &Target) -> anyhow::Result<()> {
     errors_in_the_apis_words(target, None).await
+}
+
+/// A request to the target, with the crate's bearer token if it has one.
+fn send_as(
+    target: &Target,
+    token: Option<&str>,
+    method: Method,
+    url: &str,
+) -> anyhow::Result<reqwest::RequestBuilder> {
+    let request = target.request(method, url)?;
+    Ok(match token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    })
 }
 
 // ---- the document ----
@@ -283,7 +315,9 @@ fn verdict(failures: &[String], tried: usize, limited: usize, what: &str) -> any
 
 // ---- 1.1: methods on every route ----
 
-async fn methods_on_every_route(target: &Target) -> anyhow::Result<()> {
+/// HEAD like GET, OPTIONS with `Allow`, and 405 with `Allow` for a method each path lacks, on every
+/// path of the crate's document, with `token` as the bearer token if given.
+pub async fn methods_on_every_route(target: &Target, token: Option<&str>) -> anyhow::Result<()> {
     let (_, paths) = document(target).await?;
     let mut failures = Vec::new();
     let (mut tried, mut limited) = (0, 0);
@@ -296,14 +330,16 @@ async fn methods_on_every_route(target: &Target) -> anyhow::Result<()> {
         let url = concrete(&operations[0], None);
 
         if methods.contains("GET") && !methods.contains("HEAD") {
-            match head_like_get(target, &url).await? {
+            match head_like_get(target, token, &url).await? {
                 Some(Ok(())) => tried += 1,
                 Some(Err(complaint)) => failures.push(format!("{path}: {complaint}")),
                 None => limited += 1,
             }
         }
 
-        let options = target.request(Method::OPTIONS, &url)?.send().await?;
+        let options = send_as(target, token, Method::OPTIONS, &url)?
+            .send()
+            .await?;
         if options.status() == StatusCode::TOO_MANY_REQUESTS {
             limited += 1;
         } else if !options.status().is_success() {
@@ -335,7 +371,7 @@ async fn methods_on_every_route(target: &Target) -> anyhow::Result<()> {
             continue;
         };
         let method = Method::from_bytes(lacking.as_bytes())?;
-        let refused = target.request(method, &url)?.send().await?;
+        let refused = send_as(target, token, method, &url)?.send().await?;
         if refused.status() == StatusCode::TOO_MANY_REQUESTS {
             limited += 1;
             continue;
@@ -355,9 +391,13 @@ async fn methods_on_every_route(target: &Target) -> anyhow::Result<()> {
 
 /// `HEAD url` against `GET url`: the same status and `Content-Type`, no body, and the length GET
 /// sends. `None` when either was a 429, and so says nothing.
-async fn head_like_get(target: &Target, url: &str) -> anyhow::Result<Option<Result<(), String>>> {
-    let get = target.get(url)?.send().await?;
-    let head = target.request(Method::HEAD, url)?.send().await?;
+async fn head_like_get(
+    target: &Target,
+    token: Option<&str>,
+    url: &str,
+) -> anyhow::Result<Option<Result<(), String>>> {
+    let get = send_as(target, token, Method::GET, url)?.send().await?;
+    let head = send_as(target, token, Method::HEAD, url)?.send().await?;
     if get.status() == StatusCode::TOO_MANY_REQUESTS
         || head.status() == StatusCode::TOO_MANY_REQUESTS
     {
@@ -398,7 +438,12 @@ async fn head_like_get(target: &Target, url: &str) -> anyhow::Result<Option<Resu
     {
         // A body that changes from one request to the next (a counter, a time) may change
         // length too: only a length GET keeps is one HEAD must announce.
-        let again = target.get(url)?.send().await?.bytes().await?.len();
+        let again = send_as(target, token, Method::GET, url)?
+            .send()
+            .await?
+            .bytes()
+            .await?
+            .len();
         if again == sent {
             return Ok(Some(Err(format!(
                 "HEAD says Content-Length {announced}, GET sends {sent} bytes"

@@ -49,9 +49,7 @@ pub fn checks() -> Vec<Check> {
         "1.9", "attribute macro and explicit route answer alike" => macro_and_explicit_routes,
         "1.9", "the middleware decorates only what it wraps" => middleware_decorates,
     ];
-    checks.extend(conventions::checks(|target| {
-        Box::pin(conventions::anonymous_errors(target))
-    }));
+    checks.extend(conventions::anonymous());
     checks
 }
 

@@ -43,9 +43,11 @@ pub fn checks() -> Vec<Check> {
         "2.10", "a CORS preflight is answered for allowed origins only" => cors_preflight,
         "2.10", "responses are compressed when asked" => compression,
     ];
-    checks.extend(conventions::checks(|target| {
-        Box::pin(conventions::errors_in_the_apis_words(target, Some(ADMIN)))
-    }));
+    // As the admin, so that the methods and the corpus reach the writes, not their 401.
+    checks.extend(conventions::checks(
+        |target| Box::pin(conventions::methods_on_every_route(target, Some(ADMIN))),
+        |target| Box::pin(conventions::errors_in_the_apis_words(target, Some(ADMIN))),
+    ));
     checks
 }
 

@@ -26,9 +26,7 @@ pub fn checks() -> Vec<Check> {
         "3.8", "20 concurrent increments count 20" => counters_are_atomic,
         "3.8", "the report is cached: a miss, then hits" => report_is_cached,
     ];
-    checks.extend(conventions::checks(|target| {
-        Box::pin(conventions::anonymous_errors(target))
-    }));
+    checks.extend(conventions::anonymous());
     checks
 }
 

@@ -51,10 +51,18 @@ pub fn checks() -> Vec<Check> {
         "4.8", "concurrent requests with one key create one order" => idempotent_concurrency,
         "4.9", "rate-limit headers everywhere; 429 with Retry-After past the limit" => rate_limited,
     ];
-    checks.extend(conventions::checks(|target| {
-        Box::pin(errors_as_admin(target))
-    }));
+    checks.extend(conventions::checks(
+        |target| Box::pin(methods_as_admin(target)),
+        |target| Box::pin(errors_as_admin(target)),
+    ));
     checks
+}
+
+/// HEAD, OPTIONS and 405 on every route, with an admin's token, so that HEAD is compared with
+/// GET where GET answers, not only at the 401.
+async fn methods_as_admin(target: &Target) -> anyhow::Result<()> {
+    let admin = access(&login(target, ADMIN, None).await?)?.to_owned();
+    conventions::methods_on_every_route(target, Some(&admin)).await
 }
 
 /// The corpus of bad requests, sent with an admin's token so that it reaches every route's
