@@ -218,10 +218,25 @@ fn unknown_parameter(name: String) -> FieldError {
 
 /// The 400 for query parameters that a route does not document, which
 /// [`crate::middleware::Conventions`] answers from the crate's OpenAPI document before any handler
-/// runs: the same answer that [`Query`] gives, for routes that read no query too.
-pub(crate) fn unknown_query_parameters(names: Vec<String>) -> ApiError {
-    let errors = names.into_iter().map(unknown_parameter).collect();
-    problem(StatusCode::BAD_REQUEST, Location::Query, errors)
+/// runs: the errors [`Query`] would give, and a detail that names what the route does take, so that
+/// a typo (`?limt=`) is answered with the right spelling.
+pub(crate) fn unknown_query_parameters(found: crate::methods::UnknownQuery) -> ApiError {
+    let errors: Vec<FieldError> = found.unknown.into_iter().map(unknown_parameter).collect();
+    let what = match errors.as_slice() {
+        [one] => format!("Query parameter `{}` {}", one.field, one.message),
+        many => format!(
+            "{} query parameters are not parameters of this route",
+            many.len()
+        ),
+    };
+    let takes = match found.takes.as_slice() {
+        [] => "it takes none".to_owned(),
+        names => {
+            let names: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+            format!("it takes {}", names.join(", "))
+        }
+    };
+    ApiError::new(StatusCode::BAD_REQUEST, format!("{what}; {takes}")).with_errors(errors)
 }
 
 /// A JSON request body (`application/json` or any `+json` type) holding an object, deserialized

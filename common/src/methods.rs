@@ -139,38 +139,51 @@ impl MethodTable {
             .is_some_and(|allow| allow.split(", ").any(|m| m == method.as_str()))
     }
 
-    /// The parameters of `query` that `method` on `path` does not document, each named once, in
-    /// the order they came. Empty when all are known, when the operation takes any, and when there
-    /// is no such operation (the router answers that).
+    /// The parameters of `query` that `method` on `path` does not document, each named once in the
+    /// order they came, with those it does. `None` when all are known, when the operation takes
+    /// any, and when there is no such operation (the router answers that).
     pub fn unknown_query_parameters(
         &self,
         path: &str,
         method: &Method,
         query: &str,
-    ) -> Vec<String> {
-        let mut known: Vec<&str> = Vec::new();
+    ) -> Option<UnknownQuery> {
+        let mut takes: Vec<String> = Vec::new();
         let mut found = false;
         for (_, names) in self.operations(path).filter(|(m, _)| m == method) {
-            match names {
-                QueryNames::Any => return Vec::new(),
-                QueryNames::Only(names) => known.extend(names.iter().map(String::as_str)),
+            let QueryNames::Only(names) = names else {
+                return None;
+            };
+            for name in names {
+                if !takes.contains(name) {
+                    takes.push(name.clone());
+                }
             }
             found = true;
         }
         if !found {
-            return Vec::new();
+            return None;
         }
         let mut unknown: Vec<String> = Vec::new();
         for (name, _) in url::form_urlencoded::parse(query.as_bytes()) {
             if !name.is_empty()
-                && !known.contains(&name.as_ref())
+                && !takes.iter().any(|known| *known == name)
                 && !unknown.iter().any(|u| *u == name)
             {
                 unknown.push(name.into_owned());
             }
         }
-        unknown
+        (!unknown.is_empty()).then_some(UnknownQuery { unknown, takes })
     }
+}
+
+/// Query parameters that an operation does not document, and those it does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownQuery {
+    /// Each named once, in the order the request gave them.
+    pub unknown: Vec<String>,
+    /// The operation's own, as its document lists them.
+    pub takes: Vec<String>,
 }
 
 /// The query parameters of `operation`, with those its path item declares for every method.
@@ -257,12 +270,20 @@ mod tests {
     #[test]
     fn a_query_parameter_the_operation_does_not_document_is_unknown() {
         let table = documented();
-        let unknown = |method, query| table.unknown_query_parameters("/books", &method, query);
+        let unknown = |method, query| {
+            table
+                .unknown_query_parameters("/books", &method, query)
+                .map(|found| found.unknown)
+                .unwrap_or_default()
+        };
         assert!(unknown(Method::GET, "tag=sf&tag=classic").is_empty());
         assert_eq!(
             unknown(Method::GET, "tag=sf&pagesize=3&pagesize=4&x"),
             ["pagesize", "x"]
         );
+        // What the route does take comes with them, for the answer to name.
+        let found = table.unknown_query_parameters("/books", &Method::GET, "pagesize=3");
+        assert_eq!(found.map(|found| found.takes), Some(vec!["tag".to_owned()]));
         // A route that reads no query refuses one just the same.
         assert_eq!(unknown(Method::POST, "tag=sf"), ["tag"]);
         // Names are compared decoded; empty pairs (`?&`) name nothing.
@@ -276,12 +297,12 @@ mod tests {
         let table = documented();
         let unknown =
             table.unknown_query_parameters("/oauth/authorize", &Method::GET, "prompt=login");
-        assert!(unknown.is_empty());
+        assert!(unknown.is_none());
         let swagger = MethodTable::default().with("/docs/{_:.*}", &[Method::GET]);
         assert!(
             swagger
                 .unknown_query_parameters("/docs/index.html", &Method::GET, "url=x")
-                .is_empty()
+                .is_none()
         );
     }
 }

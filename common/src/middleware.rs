@@ -148,19 +148,18 @@ where
         let span = request_span(&req, id, &method);
         // A query parameter the route does not document: refused before any handler runs, so
         // that a typo (`?pagesize=3`) is never silently ignored (the policy is in `extract`).
-        if !req.query_string().is_empty() {
-            let unknown =
+        if !req.query_string().is_empty()
+            && let Some(unknown) =
                 self.methods
-                    .unknown_query_parameters(req.path(), req.method(), req.query_string());
-            if !unknown.is_empty() {
-                let refusal =
-                    HttpResponse::from_error(crate::extract::unknown_query_parameters(unknown));
-                let response = finish_error(refusal, None, &uri, &method, &self.methods);
-                span.in_scope(|| access_log(&method, &uri, response.status(), started));
-                let (request, _) = req.into_parts();
-                let response = ServiceResponse::new(request, response).map_into_right_body();
-                return Box::pin(std::future::ready(Ok(response)));
-            }
+                    .unknown_query_parameters(req.path(), req.method(), req.query_string())
+        {
+            let refusal =
+                HttpResponse::from_error(crate::extract::unknown_query_parameters(unknown));
+            let response = finish_error(refusal, None, &uri, &method, &self.methods);
+            span.in_scope(|| access_log(&method, &uri, response.status(), started));
+            let (request, _) = req.into_parts();
+            let response = ServiceResponse::new(request, response).map_into_right_body();
+            return Box::pin(std::future::ready(Ok(response)));
         }
         let call = span.in_scope(|| self.service.call(req));
         let methods = self.methods.clone();

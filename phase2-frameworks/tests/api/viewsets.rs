@@ -92,6 +92,27 @@ const RUST_WORDS: &[&str] = &[
 ];
 
 #[tokio::test]
+async fn a_misspelt_parameter_is_answered_with_the_ones_the_route_takes() {
+    let database = TestDatabase::sqlite();
+    let server = support::start(&database, |_| {});
+    let problem = get(format!("{}/api/books?pagesize=3", server.base_url())).await;
+    assert_eq!(problem["status"], 400);
+    assert_eq!(problem["errors"][0]["field"], "pagesize");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail
+            .starts_with("Query parameter `pagesize` is not a parameter of this route; it takes "),
+        "{detail}"
+    );
+    for documented in ["`page`", "`page_size`", "`tag`"] {
+        assert!(
+            detail.contains(documented),
+            "{documented} missing from: {detail}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn mistakes_are_answered_in_the_apis_words() {
     let database = TestDatabase::sqlite();
     let server = support::start_seeded(&database);

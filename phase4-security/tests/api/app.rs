@@ -270,7 +270,7 @@ async fn an_unknown_query_parameter_is_refused_except_where_oauth_says_ignore_it
     assert_eq!(problem["errors"][0]["field"], "kid");
     assert_eq!(
         problem["detail"],
-        "Query parameter `kid` is not a parameter of this route"
+        "Query parameter `kid` is not a parameter of this route; it takes none"
     );
     assert_eq!(problem["instance"], "/.well-known/jwks.json");
 
