@@ -37,6 +37,20 @@ pub fn serve<F>(
 where
     F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 {
+    serve_with_workers(listener, manifest, openapi, None, configure)
+}
+
+/// [`serve`] with `workers` worker threads (each its own event loop) instead of one per core.
+pub fn serve_with_workers<F>(
+    listener: TcpListener,
+    manifest: &'static Manifest,
+    openapi: OpenApi,
+    workers: Option<usize>,
+    configure: F,
+) -> io::Result<Server>
+where
+    F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+{
     let openapi = crate::openapi::complete(openapi, manifest);
     let methods = Arc::new(
         MethodTable::from_openapi(&openapi)
@@ -44,7 +58,7 @@ where
             .with("/docs", &[Method::GET])
             .with("/docs/{_:.*}", &[Method::GET]),
     );
-    let server = HttpServer::new(move || {
+    let mut server = HttpServer::new(move || {
         let openapi = openapi.clone();
         // The shared routes first: a crate that wraps all of its own in one `web::scope("")`
         // would otherwise hide them.
@@ -55,12 +69,16 @@ where
             .configure(configure.clone())
             .default_service(web::to(not_found))
             .wrap(Conventions::new(methods.clone()))
-    })
-    .listen(listener)?
-    .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
-    // actix would treat Ctrl-C (SIGINT) as a forced stop; `run_until_stopped` makes it graceful.
-    .disable_signals()
-    .run();
+    });
+    if let Some(workers) = workers {
+        server = server.workers(workers);
+    }
+    let server = server
+        .listen(listener)?
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+        // actix would treat Ctrl-C (SIGINT) as a forced stop; `run_until_stopped` makes it graceful.
+        .disable_signals()
+        .run();
     Ok(server)
 }
 
@@ -95,8 +113,23 @@ impl Application {
     where
         F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
     {
+        Self::with_workers(listener, manifest, openapi, notes, None, configure)
+    }
+
+    /// [`Application::new`] with `workers` worker threads instead of one per core.
+    pub fn with_workers<F>(
+        listener: TcpListener,
+        manifest: &'static Manifest,
+        openapi: OpenApi,
+        notes: Vec<String>,
+        workers: Option<usize>,
+        configure: F,
+    ) -> io::Result<Self>
+    where
+        F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+    {
         let address = listener.local_addr()?;
-        let server = serve(listener, manifest, openapi, configure)?;
+        let server = serve_with_workers(listener, manifest, openapi, workers, configure)?;
         Ok(Self {
             server,
             address,

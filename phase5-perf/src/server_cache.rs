@@ -1,0 +1,754 @@
+//! Server caching: the expensive report, cache-aside in two tiers, coherent across instances.
+//!
+//! **Roadmap:** cache expensive results on the server, in Redis or Memcached.
+//!
+//! **Python:** `django.core.cache` or `aiocache` with a Redis backend, `@cached(ttl=...)`;
+//! `functools.lru_cache` or `cachetools.TTLCache` in process; `dogpile.cache` for the lock that
+//! keeps a stampede to one computation.
+//!
+//! **Rust:** [`ReportCache`], cache-aside in two tiers: moka in this process (nanoseconds, but
+//! one copy per instance) in front of Redis (one round trip, shared by every instance) when
+//! `REDIS_URL` is set, then the database. Each tier's TTL is jittered (±10 %), so that entries
+//! made together do not expire together. Coherence is a *generation* number: Redis holds the
+//! current one, every entry in either tier records the one it was computed at, and an entry of an
+//! older generation is a miss. A write (`POST /sales`) increments the generation, publishes it
+//! on a Redis channel, and waits until every subscribed instance has acknowledged it before it
+//! answers: after a write returns, no instance serves the old report. A stampede (100 requests
+//! missing at once) runs the query once per process (moka runs one loader per key and the others
+//! wait for it), and once across instances (a `SET lock NX PX` in Redis; the instances without
+//! the lock wait for the value to appear). `Cache-Status` (RFC 9211) says which tier answered,
+//! and `GET /cache/stats` counts hits, misses and computations.
+//!
+//! **Why:** pub/sub alone is at most once: a message lost or still in flight lets an instance
+//! serve stale data, which is why the generation is checked and the write waits for the
+//! acknowledgements (with a one-second bound, after which it logs which instances did not
+//! answer). And Redis is a cache, not a dependency: when it fails, each request falls back to
+//! the process tier and the database, logs why, and says so in `Cache-Status`; never a 500.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, post, web};
+use common::ApiError;
+use common::db::{Database, blocking, write_transaction};
+use common::extract::{Path, ValidJson};
+use diesel::prelude::*;
+use futures_util::StreamExt;
+use redis::aio::ConnectionManager;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::clock::now_ms;
+use crate::jobs::queue::{DbQueue, Job};
+use crate::sales::{self, NewSale, ReportRow, Sale};
+use crate::schema::sales as sales_table;
+
+/// How long a Redis command may take before the cache gives up on Redis for this request.
+const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
+/// How long a write waits for the other instances to acknowledge its invalidation.
+const ACK_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long an instance without the computation lock waits for the one that has it.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// The report as the cache keeps it: the bytes sent, and the generation they belong to.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub generation: u64,
+    pub body: Arc<[u8]>,
+    /// How long the query took, for `Server-Timing`.
+    pub took_ms: f64,
+    ttl: Duration,
+}
+
+/// The report's body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SalesReport {
+    /// When it was computed, in milliseconds since 1970.
+    pub computed_at: i64,
+    /// How long the query took, in milliseconds.
+    pub took_ms: f64,
+    pub rows: Vec<ReportRow>,
+}
+
+/// Where an answer came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Served {
+    /// This process's tier had it.
+    Memory,
+    /// This request waited for another request of this process that was filling the entry.
+    Collapsed,
+    /// Redis had it (perhaps after waiting for another instance to compute it).
+    Redis,
+    /// Computed now.
+    Computed,
+}
+
+/// Hits, misses and computations since start.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct CacheStats {
+    pub memory_hits: u64,
+    /// Requests that waited for a computation already running in this process.
+    pub collapsed: u64,
+    pub redis_hits: u64,
+    /// Times the query ran in this process.
+    pub computations: u64,
+    /// Redis commands that failed or timed out (each fell back to the tiers below).
+    pub redis_errors: u64,
+    /// The generation this instance knows.
+    pub generation: u64,
+    /// `memory` or `memory+redis`.
+    pub tiers: String,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    memory_hits: AtomicU64,
+    collapsed: AtomicU64,
+    redis_hits: AtomicU64,
+    computations: AtomicU64,
+    redis_errors: AtomicU64,
+}
+
+/// Redis, as the shared tier.
+#[derive(Clone)]
+struct Shared {
+    connection: ConnectionManager,
+    client: redis::Client,
+    prefix: String,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    fn key(&self, name: &str) -> String {
+        format!("{}:cache:{name}", self.prefix)
+    }
+
+    fn channel(&self) -> String {
+        format!("{}:cache:invalidations", self.prefix)
+    }
+}
+
+/// A Redis command with [`REDIS_TIMEOUT`].
+async fn within<T>(
+    command: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> anyhow::Result<T> {
+    Ok(tokio::time::timeout(REDIS_TIMEOUT, command)
+        .await
+        .map_err(|_| anyhow::anyhow!("Redis did not answer within {REDIS_TIMEOUT:?}"))??)
+}
+
+/// The two-tier cache of the sales report. See the module's documentation.
+#[derive(Debug, Clone)]
+pub struct ReportCache {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Keyed by (name, generation): a new generation misses by construction.
+    memory: moka::future::Cache<(String, u64), Entry>,
+    shared: Option<Shared>,
+    generation: AtomicU64,
+    ttl: Duration,
+    counters: Counters,
+    /// This instance's name, in its acknowledgements.
+    instance: String,
+}
+
+/// Each entry lives for its own jittered TTL.
+struct Jittered;
+
+impl moka::Expiry<(String, u64), Entry> for Jittered {
+    fn expire_after_create(
+        &self,
+        _: &(String, u64),
+        entry: &Entry,
+        _: Instant,
+    ) -> Option<Duration> {
+        Some(entry.ttl)
+    }
+}
+
+/// `ttl`, ±10 %.
+fn jitter(ttl: Duration) -> Duration {
+    ttl.mul_f64(0.9 + fastrand::f64() * 0.2)
+}
+
+const REPORT: &str = "sales-report";
+
+impl ReportCache {
+    /// The process tier only.
+    pub fn memory(ttl: Duration, instance: &str) -> Self {
+        Self::new(ttl, instance, None)
+    }
+
+    /// Both tiers, Redis under `prefix`: instances with the same prefix share entries and
+    /// invalidations. Subscribes to the invalidations before it returns.
+    pub async fn redis(
+        url: &str,
+        prefix: &str,
+        ttl: Duration,
+        instance: &str,
+    ) -> anyhow::Result<Self> {
+        let connection = common::redis::connect(url).await?;
+        let client = redis::Client::open(url)?;
+        let shared = Shared {
+            connection,
+            client,
+            prefix: prefix.to_owned(),
+        };
+        let cache = Self::new(ttl, instance, Some(shared));
+        cache.refresh_generation().await?;
+        let (subscribed, ready) = tokio::sync::oneshot::channel();
+        tokio::spawn(cache.clone().listen(subscribed));
+        ready
+            .await
+            .map_err(|_| anyhow::anyhow!("the invalidation listener stopped"))??;
+        Ok(cache)
+    }
+
+    fn new(ttl: Duration, instance: &str, shared: Option<Shared>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                memory: moka::future::Cache::builder()
+                    .max_capacity(64)
+                    .expire_after(Jittered)
+                    .build(),
+                shared,
+                generation: AtomicU64::new(0),
+                ttl,
+                counters: Counters::default(),
+                instance: instance.to_owned(),
+            }),
+        }
+    }
+
+    pub fn tiers(&self) -> &'static str {
+        if self.inner.shared.is_some() {
+            "memory+redis"
+        } else {
+            "memory"
+        }
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        let c = &self.inner.counters;
+        CacheStats {
+            memory_hits: c.memory_hits.load(Ordering::Relaxed),
+            collapsed: c.collapsed.load(Ordering::Relaxed),
+            redis_hits: c.redis_hits.load(Ordering::Relaxed),
+            computations: c.computations.load(Ordering::Relaxed),
+            redis_errors: c.redis_errors.load(Ordering::Relaxed),
+            generation: self.inner.generation.load(Ordering::Acquire),
+            tiers: self.tiers().to_owned(),
+        }
+    }
+
+    /// Adopts Redis's generation if it is newer than ours.
+    async fn refresh_generation(&self) -> anyhow::Result<u64> {
+        let Some(shared) = &self.inner.shared else {
+            return Ok(self.inner.generation.load(Ordering::Acquire));
+        };
+        let mut connection = shared.connection.clone();
+        let current: Option<u64> = within(
+            redis::cmd("GET")
+                .arg(shared.key("generation"))
+                .query_async(&mut connection),
+        )
+        .await?;
+        let current = current.unwrap_or(0);
+        self.inner.generation.fetch_max(current, Ordering::AcqRel);
+        Ok(current)
+    }
+
+    /// Listens for invalidations until the process ends: adopts each new generation, then
+    /// acknowledges it. Reconnects after a failure, and adopts what it missed meanwhile.
+    async fn listen(self, subscribed: tokio::sync::oneshot::Sender<anyhow::Result<()>>) {
+        let Some(shared) = self.inner.shared.clone() else {
+            return;
+        };
+        let mut subscribed = Some(subscribed);
+        loop {
+            let pubsub = async {
+                let mut pubsub = shared.client.get_async_pubsub().await?;
+                pubsub.subscribe(shared.channel()).await?;
+                Ok::<_, redis::RedisError>(pubsub)
+            };
+            match tokio::time::timeout(Duration::from_secs(5), pubsub).await {
+                Ok(Ok(pubsub)) => {
+                    if let Some(ready) = subscribed.take() {
+                        let _ = ready.send(Ok(()));
+                    }
+                    // Whatever was published while we were not listening.
+                    if let Err(err) = self.refresh_generation().await {
+                        tracing::warn!("cache: cannot read the generation: {err:#}");
+                    }
+                    let mut messages = pubsub.into_on_message();
+                    while let Some(message) = messages.next().await {
+                        let Ok(generation) = message.get_payload::<u64>() else {
+                            continue;
+                        };
+                        self.adopt(generation).await;
+                    }
+                    tracing::warn!("cache: the invalidation subscription closed; resubscribing");
+                }
+                Ok(Err(err)) => {
+                    if let Some(ready) = subscribed.take() {
+                        let _ = ready.send(Err(err.into()));
+                        return;
+                    }
+                    tracing::warn!("cache: cannot subscribe to invalidations: {err}");
+                }
+                Err(_) => {
+                    if let Some(ready) = subscribed.take() {
+                        let _ = ready.send(Err(anyhow::anyhow!(
+                            "Redis did not answer SUBSCRIBE within 5 s"
+                        )));
+                        return;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// Takes `generation` as current, drops older entries, and says so in Redis.
+    async fn adopt(&self, generation: u64) {
+        self.inner
+            .generation
+            .fetch_max(generation, Ordering::AcqRel);
+        self.inner.memory.invalidate_all();
+        if let Some(shared) = &self.inner.shared {
+            let acks = shared.key(&format!("acks:{generation}"));
+            let mut connection = shared.connection.clone();
+            let acknowledged = within(
+                redis::pipe()
+                    .sadd(&acks, &self.inner.instance)
+                    .ignore()
+                    .expire(&acks, 60)
+                    .ignore()
+                    .query_async::<()>(&mut connection),
+            )
+            .await;
+            if let Err(err) = acknowledged {
+                tracing::warn!(
+                    generation,
+                    "cache: cannot acknowledge an invalidation: {err:#}"
+                );
+            }
+        }
+    }
+
+    /// Forgets every report, here and, through Redis, in every instance; returns once each
+    /// subscribed instance has acknowledged (or after [`ACK_TIMEOUT`]).
+    pub async fn invalidate(&self) {
+        let Some(shared) = &self.inner.shared else {
+            self.inner.generation.fetch_add(1, Ordering::AcqRel);
+            self.inner.memory.invalidate_all();
+            return;
+        };
+        if let Err(err) = self.invalidate_everywhere(shared).await {
+            self.inner
+                .counters
+                .redis_errors
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                "cache: invalidation through Redis failed, only this instance is fresh: {err:#}"
+            );
+            self.inner.generation.fetch_add(1, Ordering::AcqRel);
+            self.inner.memory.invalidate_all();
+        }
+    }
+
+    async fn invalidate_everywhere(&self, shared: &Shared) -> anyhow::Result<()> {
+        let mut connection = shared.connection.clone();
+        let generation: u64 = within(
+            redis::cmd("INCR")
+                .arg(shared.key("generation"))
+                .query_async(&mut connection),
+        )
+        .await?;
+        self.adopt(generation).await;
+        let listeners: usize = within(
+            redis::cmd("PUBLISH")
+                .arg(shared.channel())
+                .arg(generation)
+                .query_async(&mut connection),
+        )
+        .await?;
+        let acks = shared.key(&format!("acks:{generation}"));
+        let deadline = Instant::now() + ACK_TIMEOUT;
+        loop {
+            let acknowledged: usize =
+                within(redis::cmd("SCARD").arg(&acks).query_async(&mut connection)).await?;
+            if acknowledged >= listeners {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    generation,
+                    listeners,
+                    acknowledged,
+                    "cache: not every instance acknowledged the invalidation within 1 s"
+                );
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// The report, from the first tier that has it at the current generation, else computed by
+    /// `compute` (once per process, and once across instances while Redis answers).
+    pub async fn get_or_compute<F>(&self, compute: F) -> Result<(Entry, Served, bool), ApiError>
+    where
+        F: Fn() -> Result<(Vec<u8>, f64), ApiError> + Clone + Send + Sync + 'static,
+    {
+        let generation = self.inner.generation.load(Ordering::Acquire);
+        let key = (REPORT.to_owned(), generation);
+        if let Some(entry) = self.inner.memory.get(&key).await {
+            self.inner
+                .counters
+                .memory_hits
+                .fetch_add(1, Ordering::Relaxed);
+            return Ok((entry, Served::Memory, false));
+        }
+        let filled = std::sync::Mutex::new(None);
+        let redis_failed = std::sync::atomic::AtomicBool::new(false);
+        let entry = self
+            .inner
+            .memory
+            .entry(key)
+            .or_try_insert_with(async {
+                let (entry, served, failed) = self.fill(generation, compute).await?;
+                if let Ok(mut slot) = filled.lock() {
+                    *slot = Some(served);
+                }
+                redis_failed.store(failed, Ordering::Relaxed);
+                Ok::<_, ApiError>(entry)
+            })
+            .await
+            .map_err(|err| ApiError::internal(anyhow::anyhow!("{err}")))?;
+        let served = filled.lock().ok().and_then(|mut slot| slot.take());
+        let served = served.unwrap_or_else(|| {
+            self.inner
+                .counters
+                .collapsed
+                .fetch_add(1, Ordering::Relaxed);
+            Served::Collapsed
+        });
+        Ok((
+            entry.into_value(),
+            served,
+            redis_failed.load(Ordering::Relaxed),
+        ))
+    }
+
+    /// Below the process tier: Redis, then the database. Returns the entry, where it came from,
+    /// and whether Redis failed on the way.
+    async fn fill<F>(&self, generation: u64, compute: F) -> Result<(Entry, Served, bool), ApiError>
+    where
+        F: Fn() -> Result<(Vec<u8>, f64), ApiError> + Clone + Send + Sync + 'static,
+    {
+        let computed = |compute: F| async move {
+            self.inner
+                .counters
+                .computations
+                .fetch_add(1, Ordering::Relaxed);
+            let (body, took_ms) = blocking(compute).await?;
+            Ok::<_, ApiError>(Entry {
+                generation,
+                body: body.into(),
+                took_ms,
+                ttl: jitter(self.inner.ttl),
+            })
+        };
+        let Some(shared) = &self.inner.shared else {
+            return Ok((computed(compute).await?, Served::Computed, false));
+        };
+        match self
+            .through_redis(shared, generation, compute.clone(), &computed)
+            .await
+        {
+            Ok(found) => Ok((found.0, found.1, false)),
+            Err(RedisOr::Api(err)) => Err(err),
+            Err(RedisOr::Redis(err)) => {
+                self.inner
+                    .counters
+                    .redis_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("cache: Redis failed, serving from the database: {err:#}");
+                Ok((computed(compute).await?, Served::Computed, true))
+            }
+        }
+    }
+
+    async fn through_redis<F, C, Fut>(
+        &self,
+        shared: &Shared,
+        generation: u64,
+        compute: F,
+        computed: &C,
+    ) -> Result<(Entry, Served), RedisOr>
+    where
+        C: Fn(F) -> Fut,
+        Fut: std::future::Future<Output = Result<Entry, ApiError>>,
+    {
+        let mut connection = shared.connection.clone();
+        let value_key = shared.key(REPORT);
+        let lock_key = shared.key(&format!("lock:{REPORT}"));
+        let read = |mut connection: ConnectionManager| {
+            let value_key = value_key.clone();
+            async move {
+                let value: Option<Vec<u8>> = within(
+                    redis::cmd("GET")
+                        .arg(&value_key)
+                        .query_async(&mut connection),
+                )
+                .await?;
+                Ok::<_, anyhow::Error>(
+                    value.and_then(|bytes| decode(&bytes, generation, self.inner.ttl)),
+                )
+            }
+        };
+        if let Some(entry) = read(connection.clone()).await.map_err(RedisOr::Redis)? {
+            self.inner
+                .counters
+                .redis_hits
+                .fetch_add(1, Ordering::Relaxed);
+            return Ok((entry, Served::Redis));
+        }
+        let token = format!("{}:{}", self.inner.instance, fastrand::u64(..));
+        let locked: Option<String> = within(
+            redis::cmd("SET")
+                .arg(&lock_key)
+                .arg(&token)
+                .arg("NX")
+                .arg("PX")
+                .arg(LOCK_WAIT.as_millis() as u64)
+                .query_async(&mut connection),
+        )
+        .await
+        .map_err(RedisOr::Redis)?;
+        if locked.is_none() {
+            // Another instance is computing it: wait for its value rather than run the query too.
+            let deadline = Instant::now() + LOCK_WAIT;
+            while Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                if let Some(entry) = read(connection.clone()).await.map_err(RedisOr::Redis)? {
+                    self.inner
+                        .counters
+                        .redis_hits
+                        .fetch_add(1, Ordering::Relaxed);
+                    return Ok((entry, Served::Redis));
+                }
+            }
+        }
+        let entry = computed(compute).await.map_err(RedisOr::Api)?;
+        // Stored only while the generation is still the one the entry was computed at, and the
+        // lock released only by its holder: two small scripts, each atomic in Redis.
+        let store = redis::Script::new(
+            "if tonumber(redis.call('GET', KEYS[2]) or '0') == tonumber(ARGV[1]) then \
+                 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end \
+             if redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end \
+             return 1",
+        );
+        let mut value = format!("{generation} ").into_bytes();
+        value.extend_from_slice(&entry.body);
+        within(
+            store
+                .key(&value_key)
+                .key(shared.key("generation"))
+                .key(&lock_key)
+                .arg(generation)
+                .arg(value)
+                .arg(jitter(self.inner.ttl).as_millis() as u64)
+                .arg(&token)
+                .invoke_async::<i64>(&mut connection),
+        )
+        .await
+        .map_err(RedisOr::Redis)?;
+        Ok((entry, Served::Computed))
+    }
+}
+
+/// A failure below the process tier: Redis's (fall back) or the query's (answer with it).
+enum RedisOr {
+    Redis(anyhow::Error),
+    Api(ApiError),
+}
+
+/// `"{generation} {body}"` from Redis, if it is of `generation`.
+fn decode(bytes: &[u8], generation: u64, ttl: Duration) -> Option<Entry> {
+    let space = bytes.iter().position(|b| *b == b' ')?;
+    let stored: u64 = std::str::from_utf8(&bytes[..space]).ok()?.parse().ok()?;
+    (stored == generation).then(|| Entry {
+        generation,
+        body: bytes[space + 1..].into(),
+        took_ms: 0.0,
+        ttl: jitter(ttl),
+    })
+}
+
+/// `Cache-Status` (RFC 9211): one member per tier, the one nearest the database first.
+fn cache_status(served: Served, shared: bool, redis_failed: bool, ttl_secs: u64) -> String {
+    let memory = "phase5-memory";
+    let redis = "phase5-redis";
+    let below = |stored: &str| {
+        if !shared {
+            return String::new();
+        }
+        if redis_failed {
+            return format!("{redis}; fwd=miss; detail=unavailable, ");
+        }
+        format!("{redis}; {stored}, ")
+    };
+    match served {
+        Served::Memory => format!("{memory}; hit; ttl={ttl_secs}"),
+        Served::Collapsed => format!("{}{memory}; fwd=miss; collapsed", below("hit")),
+        Served::Redis => format!("{}{memory}; fwd=miss; stored", below("hit")),
+        Served::Computed => format!("{}{memory}; fwd=miss; stored", below("fwd=miss; stored")),
+    }
+}
+
+#[utoipa::path(
+    tag = "server caching",
+    responses(
+        (status = 200, description = "Every book's sales totals, best-selling first", body = SalesReport,
+            headers(
+                ("Cache-Status" = String, description = "Which tier answered (RFC 9211): `phase5-memory; hit`, or each tier's `fwd=miss` down to the one that had it"),
+                ("Server-Timing" = String, description = "`db;dur=...`: how long the query took when this response computed it"),
+            )),
+    )
+)]
+#[get("/reports/sales")]
+pub(crate) async fn sales_report(
+    cache: web::Data<ReportCache>,
+    database: web::Data<Database>,
+) -> Result<HttpResponse, ApiError> {
+    let compute = move || {
+        let started = Instant::now();
+        let rows = sales::report(&mut *database.conn()?)?;
+        let took_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let report = SalesReport {
+            computed_at: now_ms(),
+            took_ms: (took_ms * 10.0).round() / 10.0,
+            rows,
+        };
+        Ok((
+            serde_json::to_vec(&report).map_err(ApiError::internal)?,
+            took_ms,
+        ))
+    };
+    let (entry, served, redis_failed) = cache.get_or_compute(compute).await?;
+    let mut response = HttpResponse::Ok();
+    response.insert_header((
+        "Cache-Status",
+        cache_status(
+            served,
+            cache.inner.shared.is_some(),
+            redis_failed,
+            cache.inner.ttl.as_secs(),
+        ),
+    ));
+    if served == Served::Computed {
+        response.insert_header(("Server-Timing", format!("db;dur={:.1}", entry.took_ms)));
+    }
+    // The server caches it; clients should not, or a write would not show until they expire.
+    response.insert_header((header::CACHE_CONTROL, "no-cache"));
+    Ok(response
+        .content_type("application/json")
+        .body(entry.body.to_vec()))
+}
+
+#[utoipa::path(
+    tag = "server caching",
+    responses((status = 200, description = "Hits by tier, misses and computations since start", body = CacheStats))
+)]
+#[get("/cache/stats")]
+pub(crate) async fn stats(cache: web::Data<ReportCache>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(cache.stats())
+}
+
+/// A recorded sale, and the receipt job it queued.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Recorded {
+    pub sale: Sale,
+    pub receipt: Job,
+}
+
+#[utoipa::path(
+    tag = "server caching",
+    request_body = NewSale,
+    responses(
+        (status = 201, description = "Recorded, its receipt queued in the same transaction, and the report invalidated in every instance", body = Recorded,
+            headers(("Location" = String, description = "`/sales/{id}`"))),
+        (status = 404, description = "No book has this `book_id` (nothing was recorded, and no receipt queued)"),
+    )
+)]
+#[post("/sales")]
+pub(crate) async fn record_sale(
+    cache: web::Data<ReportCache>,
+    database: web::Data<Database>,
+    queue: web::Data<DbQueue>,
+    ValidJson(sale): ValidJson<NewSale>,
+) -> Result<HttpResponse, ApiError> {
+    let book_id = sale.book_id;
+    let recorded = blocking(move || {
+        let mut conn = database.conn()?;
+        let exists: Option<i32> = common::db::schema::books::table
+            .find(book_id)
+            .select(common::db::schema::books::id)
+            .first(&mut conn)
+            .optional()?;
+        if exists.is_none() {
+            return Err(ApiError::not_found(format!("no book has the id {book_id}")));
+        }
+        write_transaction(&mut conn, |conn| {
+            sales::record(conn, &sale).map_err(ApiError::from)
+        })
+    })
+    .await?;
+    queue.notify();
+    cache.invalidate().await;
+    let (sale, receipt) = recorded;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/sales/{}", sale.id)))
+        .json(Recorded { sale, receipt }))
+}
+
+#[utoipa::path(
+    tag = "server caching",
+    params(("id" = i32, Path, description = "The sale")),
+    responses(
+        (status = 200, description = "The sale", body = Sale),
+        (status = 404, description = "No sale has this id"),
+    )
+)]
+#[get("/sales/{id}")]
+pub(crate) async fn get_sale(
+    database: web::Data<Database>,
+    Path(id): Path<i32>,
+) -> Result<HttpResponse, ApiError> {
+    let sale = blocking(move || {
+        sales_table::table
+            .find(id)
+            .select(Sale::as_select())
+            .first(&mut *database.conn()?)
+            .optional()
+            .map_err(ApiError::from)
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found(format!("no sale has the id {id}")))?;
+    Ok(HttpResponse::Ok().json(sale))
+}

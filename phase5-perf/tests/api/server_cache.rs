@@ -1,0 +1,262 @@
+//! 5.2: the report in two tiers, a stampede run once, writes invalidating every instance.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use common::db::testing::TestDatabase;
+use futures_util::future::join_all;
+use phase5_perf::SCHEMA;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{Phase5, header, redis};
+
+async fn stats(app: &Phase5) -> Value {
+    app.get("/cache/stats").await.json().await.unwrap()
+}
+
+/// `n` concurrent reports from each of `apps`: every Cache-Status, and every body.
+async fn stampede(apps: &[&Phase5], n: usize) -> Vec<(String, Value)> {
+    let requests = apps.iter().flat_map(|app| {
+        (0..n).map(move |_| async move {
+            let response = app.get("/reports/sales").await;
+            assert_eq!(response.status(), StatusCode::OK);
+            let status = header(&response, "cache-status").to_owned();
+            (status, response.json::<Value>().await.unwrap())
+        })
+    });
+    join_all(requests).await
+}
+
+fn units_of(report: &Value, book_id: i64) -> i64 {
+    report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["book_id"] == book_id)
+        .map_or(0, |row| row["units"].as_i64().unwrap())
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_misses_run_the_query_once() {
+    let app = Phase5::sqlite().await;
+    let answers = stampede(&[&app], 100).await;
+    let stats = stats(&app).await;
+    assert_eq!(stats["computations"], 1, "{stats}");
+    let first = &answers[0].1;
+    assert!(
+        answers.iter().all(|(_, body)| body == first),
+        "one report for all"
+    );
+    assert!(
+        answers
+            .iter()
+            .any(|(status, _)| status.contains("collapsed")),
+        "some requests waited for the one computation: {:?}",
+        answers.iter().map(|(s, _)| s).collect::<Vec<_>>()
+    );
+    let hit = app.get("/reports/sales").await;
+    assert_eq!(header(&hit, "cache-status"), "phase5-memory; hit; ttl=30");
+    assert!(
+        header(&hit, "server-timing").is_empty(),
+        "nothing was computed"
+    );
+}
+
+#[tokio::test]
+async fn a_sale_invalidates_the_report() {
+    let app = Phase5::sqlite().await;
+    let before: Value = app.get("/reports/sales").await.json().await.unwrap();
+    let created = app
+        .http
+        .post(app.url("/sales"))
+        .json(&json!({"book_id": 1, "customer": "ada@example.com", "quantity": 3, "price_cents": 1200}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let location = header(&created, "location").to_owned();
+    let recorded: Value = created.json().await.unwrap();
+    assert_eq!(recorded["receipt"]["state"], "queued");
+    assert_eq!(recorded["receipt"]["payload"]["to"], "ada@example.com");
+    assert_eq!(app.get(&location).await.status(), StatusCode::OK);
+
+    let after = app.get("/reports/sales").await;
+    assert!(
+        header(&after, "cache-status").contains("fwd=miss"),
+        "the write emptied the cache"
+    );
+    assert!(header(&after, "server-timing").starts_with("db;dur="));
+    let after: Value = after.json().await.unwrap();
+    assert_eq!(units_of(&after, 1), units_of(&before, 1) + 3);
+
+    // A sale of a book that does not exist records nothing and queues nothing.
+    let jobs_before: Value = app.get("/jobs").await.json().await.unwrap();
+    let missing = app
+        .http
+        .post(app.url("/sales"))
+        .json(&json!({"book_id": 999, "customer": "ada@example.com", "quantity": 1, "price_cents": 100}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let jobs_after: Value = app.get("/jobs").await.json().await.unwrap();
+    assert_eq!(jobs_after["counts"], jobs_before["counts"]);
+}
+
+/// Two instances with the same Redis prefix: one computation between them, and a write through
+/// one is seen through the other as soon as it returns.
+#[tokio::test]
+async fn two_instances_share_redis_compute_once_and_never_serve_stale() {
+    let Some((url, prefix)) = redis() else {
+        eprintln!("REDIS_URL is not set: skipped");
+        return;
+    };
+    // Both on one database, as two instances behind a proxy are.
+    let database = TestDatabase::sqlite_with(&SCHEMA);
+    let database_url = database.database.url().to_owned();
+    let configure = |instance: &'static str| {
+        let (url, prefix, database_url) = (url.clone(), prefix.clone(), database_url.clone());
+        move |config: &mut phase5_perf::Config| {
+            config.database_url = database_url;
+            config.redis_url = Some(url);
+            config.redis_prefix = prefix;
+            config.instance = Some(instance.to_owned());
+        }
+    };
+    let a = Phase5::start(database, configure("a")).await;
+    let b = Phase5::start(TestDatabase::sqlite_with(&SCHEMA), configure("b")).await;
+
+    let answers = stampede(&[&a, &b], 50).await;
+    let (sa, sb) = (stats(&a).await, stats(&b).await);
+    let computations = sa["computations"].as_u64().unwrap() + sb["computations"].as_u64().unwrap();
+    assert_eq!(computations, 1, "{sa} {sb}");
+    assert!(answers.iter().all(|(_, body)| body == &answers[0].1));
+    assert_eq!(sa["tiers"], "memory+redis");
+
+    // Warm both process tiers, then write through A.
+    let before: Value = b.get("/reports/sales").await.json().await.unwrap();
+    assert_eq!(
+        header(&b.get("/reports/sales").await, "cache-status"),
+        "phase5-memory; hit; ttl=30"
+    );
+    for round in 1..=5 {
+        let written = a
+            .http
+            .post(a.url("/sales"))
+            .json(&json!({"book_id": 2, "customer": "ada@example.com", "quantity": 1, "price_cents": 100}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(written.status(), StatusCode::CREATED);
+        let seen: Value = b.get("/reports/sales").await.json().await.unwrap();
+        assert_eq!(
+            units_of(&seen, 2),
+            units_of(&before, 2) + round,
+            "B after write {round}"
+        );
+    }
+    clear(&url, &prefix).await;
+}
+
+/// A Redis that stops answering after start: every report still comes back, from the process
+/// tier or the database, and says Redis was unavailable.
+#[tokio::test]
+async fn a_failing_redis_degrades_to_the_process_tier_and_the_database() {
+    let Some((url, prefix)) = redis() else {
+        eprintln!("REDIS_URL is not set: skipped");
+        return;
+    };
+    let target: SocketAddr = {
+        let parsed = url::Url::parse(&url).unwrap();
+        let host = parsed.host_str().unwrap().to_owned();
+        tokio::net::lookup_host((host, parsed.port().unwrap_or(6379)))
+            .await
+            .unwrap()
+            .next()
+            .unwrap()
+    };
+    let (proxy, cut) = breakable_proxy(target).await;
+    let app = Phase5::start(TestDatabase::sqlite_with(&SCHEMA), |config| {
+        config.redis_url = Some(format!("redis://{proxy}"));
+        config.redis_prefix = prefix.clone();
+    })
+    .await;
+    assert_eq!(app.get("/reports/sales").await.status(), StatusCode::OK);
+
+    cut.store(true, Ordering::SeqCst);
+    let written = app
+        .http
+        .post(app.url("/sales"))
+        .json(&json!({"book_id": 1, "customer": "ada@example.com", "quantity": 1, "price_cents": 100}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        written.status(),
+        StatusCode::CREATED,
+        "a write does not need the cache"
+    );
+    let degraded = app.get("/reports/sales").await;
+    assert_eq!(degraded.status(), StatusCode::OK);
+    assert!(
+        header(&degraded, "cache-status").contains("phase5-redis; fwd=miss; detail=unavailable"),
+        "{}",
+        header(&degraded, "cache-status")
+    );
+    let served = app.get("/reports/sales").await;
+    assert_eq!(
+        header(&served, "cache-status"),
+        "phase5-memory; hit; ttl=30"
+    );
+    let stats = stats(&app).await;
+    assert!(stats["redis_errors"].as_u64().unwrap() >= 1, "{stats}");
+    clear(&url, &prefix).await;
+}
+
+/// A TCP forwarder to `target` that, once `cut` is set, closes every connection and answers no
+/// new one: Redis going away, as the app sees it.
+async fn breakable_proxy(target: SocketAddr) -> (SocketAddr, Arc<AtomicBool>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let cut = Arc::new(AtomicBool::new(false));
+    let flag = cut.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut inbound, _)) = listener.accept().await else {
+                return;
+            };
+            if flag.load(Ordering::SeqCst) {
+                continue;
+            }
+            let flag = flag.clone();
+            tokio::spawn(async move {
+                let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                    return;
+                };
+                let copy = tokio::io::copy_bidirectional(&mut inbound, &mut outbound);
+                tokio::pin!(copy);
+                loop {
+                    tokio::select! {
+                        _ = &mut copy => return,
+                        () = tokio::time::sleep(std::time::Duration::from_millis(10)) => {
+                            if flag.load(Ordering::SeqCst) { return; }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (address, cut)
+}
+
+/// Removes the test's keys.
+async fn clear(url: &str, prefix: &str) {
+    use redis::AsyncCommands;
+    let mut connection = common::redis::connect(url).await.unwrap();
+    let keys: Vec<String> = connection.keys(format!("{prefix}:*")).await.unwrap();
+    if !keys.is_empty() {
+        let _: usize = connection.del(&keys).await.unwrap();
+    }
+}
