@@ -22,6 +22,7 @@ pub mod phase1;
 pub mod phase2;
 pub mod phase3;
 pub mod phase4;
+pub mod phase5;
 pub mod report;
 pub mod targets;
 
@@ -54,6 +55,10 @@ pub fn phases() -> Vec<Phase> {
         Phase {
             name: "phase4",
             checks: phase4::checks,
+        },
+        Phase {
+            name: "phase5",
+            checks: phase5::checks,
         },
     ]
 }

@@ -122,6 +122,11 @@ pub async fn start(name: &str) -> anyhow::Result<RunningPhase> {
             let config = phase4_security::Config::local(database.database.url());
             start_phase4(database, config).await
         }
+        "phase5" => {
+            let database = TestDatabase::sqlite_with(&phase5_perf::SCHEMA);
+            let config = phase5_perf::Config::local(database.database.url());
+            start_phase5(database, config).await
+        }
         other => bail!("no phase called {other}"),
     }
 }
@@ -195,5 +200,23 @@ pub async fn start_phase4(
         })
         .collect();
     let app = phase4_security::build(config, listener()?).await?;
+    RunningPhase::new(app, Some(database), leftovers)
+}
+
+/// Phase 5 on `database` with `config`: with a `redis_url`, its report cache is shared under
+/// `redis_prefix`, removed by [`RunningPhase::stop`].
+pub async fn start_phase5(
+    database: TestDatabase,
+    config: phase5_perf::Config,
+) -> anyhow::Result<RunningPhase> {
+    let leftovers = config
+        .redis_url
+        .iter()
+        .map(|url| Leftover::RedisKeys {
+            url: url.clone(),
+            prefix: config.redis_prefix.clone(),
+        })
+        .collect();
+    let app = phase5_perf::build(config, listener()?).await?;
     RunningPhase::new(app, Some(database), leftovers)
 }

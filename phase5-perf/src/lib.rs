@@ -85,7 +85,12 @@ pub const MANIFEST: Manifest = Manifest {
                 "jobs/tasks.rs",
                 "jobs/routes.rs",
             ],
-            routes: &["POST /jobs", "GET /jobs/{id}", "GET /jobs"],
+            routes: &[
+                "POST /jobs",
+                "GET /jobs/{id}",
+                "POST /jobs/{id}/cancel",
+                "GET /jobs",
+            ],
         },
         Topic {
             id: "5.4",
@@ -181,6 +186,10 @@ pub struct Config {
     /// How long the report stays cached, in seconds (each entry ±10 %).
     #[arg(long, env = "CACHE_TTL", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub cache_ttl: u64,
+    /// Leaves the report cache's process tier out, so that every request asks Redis: for measuring
+    /// what one Redis round trip costs (`scripts/bench-http`), not for serving.
+    #[arg(long, requires = "redis_url")]
+    pub skip_memory_tier: bool,
     /// Sales to make up for the report when the table is empty.
     #[arg(long, env = "SALES_ROWS", default_value_t = 200_000)]
     pub sales_rows: u32,
@@ -209,6 +218,7 @@ impl fmt::Debug for Config {
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("redis_prefix", &self.redis_prefix)
             .field("cache_ttl", &self.cache_ttl)
+            .field("skip_memory_tier", &self.skip_memory_tier)
             .field("sales_rows", &self.sales_rows)
             .field("workers", &self.workers)
             .field("http_workers", &self.http_workers)
@@ -227,6 +237,7 @@ impl Config {
             redis_url: None,
             redis_prefix: "phase5".to_owned(),
             cache_ttl: 30,
+            skip_memory_tier: false,
             sales_rows: 200_000,
             workers: 2,
             http_workers: None,
@@ -261,7 +272,11 @@ impl AppState {
         let instance = config.instance.clone().unwrap_or_else(default_instance);
         let ttl = Duration::from_secs(config.cache_ttl);
         let cache = match &config.redis_url {
-            Some(url) => ReportCache::redis(url, &config.redis_prefix, ttl, &instance).await?,
+            Some(url) => {
+                let in_process = !config.skip_memory_tier;
+                ReportCache::redis_with(url, &config.redis_prefix, ttl, &instance, in_process)
+                    .await?
+            }
             None => ReportCache::memory(ttl, &instance),
         };
         let queue = DbQueue::new(database.clone());

@@ -1,8 +1,10 @@
 //! The OpenAPI document: every route of phase 5. `common` adds the answers every crate shares,
 //! `GET /`, and serves it at `/openapi.json` with Swagger UI at `/docs/`.
 
-use utoipa::OpenApi;
 use utoipa::openapi::OpenApi as Document;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AdditionalProperties, Schema};
+use utoipa::{Modify, OpenApi};
 
 use crate::jobs::routes;
 use crate::{blocking, client_cache, proxy, server_cache};
@@ -34,6 +36,7 @@ use crate::{blocking, client_cache, proxy, server_cache};
         blocking::fast,
         proxy::whoami,
     ),
+    modifiers(&ClosedTasks),
     tags(
         (name = "client caching", description = "Cache-Control per resource, ETag and Last-Modified, conditional reads and writes (5.1)"),
         (name = "server caching", description = "The expensive report in two tiers, invalidated by writes (5.2)"),
@@ -43,6 +46,27 @@ use crate::{blocking, client_cache, proxy, server_cache};
     )
 )]
 struct ApiDoc;
+
+/// Each kind of task takes only its own fields (`deny_unknown_fields`), which utoipa does not
+/// write for the variants of a tagged enum: written here, so that a client knows.
+struct ClosedTasks;
+
+impl Modify for ClosedTasks {
+    fn modify(&self, doc: &mut Document) {
+        let Some(components) = doc.components.as_mut() else {
+            return;
+        };
+        let Some(RefOr::T(Schema::OneOf(task))) = components.schemas.get_mut("Task") else {
+            return;
+        };
+        for variant in &mut task.items {
+            if let RefOr::T(Schema::Object(object)) = variant {
+                object.additional_properties =
+                    Some(Box::new(AdditionalProperties::FreeForm(false)));
+            }
+        }
+    }
+}
 
 /// The document, before `common` completes it.
 pub fn document() -> Document {

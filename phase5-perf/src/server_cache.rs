@@ -56,7 +56,8 @@ const LOCK_WAIT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub generation: u64,
-    pub body: Arc<[u8]>,
+    /// Reference-counted: a hit sends these bytes without copying them.
+    pub body: web::Bytes,
     /// How long the query took, for `Server-Timing`.
     pub took_ms: f64,
     ttl: Duration,
@@ -162,6 +163,8 @@ struct Inner {
     counters: Counters,
     /// This instance's name, in its acknowledgements.
     instance: String,
+    /// Whether the process tier is used (off only to measure what Redis alone costs).
+    in_process: bool,
 }
 
 /// Each entry lives for its own jittered TTL.
@@ -199,6 +202,18 @@ impl ReportCache {
         ttl: Duration,
         instance: &str,
     ) -> anyhow::Result<Self> {
+        Self::redis_with(url, prefix, ttl, instance, true).await
+    }
+
+    /// [`ReportCache::redis`], with the process tier switched off when `in_process` is false: every
+    /// request then pays a Redis round trip, which is how `scripts/bench-http` measures one.
+    pub async fn redis_with(
+        url: &str,
+        prefix: &str,
+        ttl: Duration,
+        instance: &str,
+        in_process: bool,
+    ) -> anyhow::Result<Self> {
         let connection = common::redis::connect(url).await?;
         let client = redis::Client::open(url)?;
         let shared = Shared {
@@ -206,7 +221,10 @@ impl ReportCache {
             client,
             prefix: prefix.to_owned(),
         };
-        let cache = Self::new(ttl, instance, Some(shared));
+        let mut cache = Self::new(ttl, instance, Some(shared));
+        if let Some(inner) = Arc::get_mut(&mut cache.inner) {
+            inner.in_process = in_process;
+        }
         cache.refresh_generation().await?;
         let (subscribed, ready) = tokio::sync::oneshot::channel();
         tokio::spawn(cache.clone().listen(subscribed));
@@ -228,6 +246,7 @@ impl ReportCache {
                 ttl,
                 counters: Counters::default(),
                 instance: instance.to_owned(),
+                in_process: true,
             }),
         }
     }
@@ -413,6 +432,9 @@ impl ReportCache {
         F: Fn() -> Result<(Vec<u8>, f64), ApiError> + Clone + Send + Sync + 'static,
     {
         let generation = self.inner.generation.load(Ordering::Acquire);
+        if !self.inner.in_process {
+            return self.fill(generation, compute).await;
+        }
         let key = (REPORT.to_owned(), generation);
         if let Some(entry) = self.inner.memory.get(&key).await {
             self.inner
@@ -592,14 +614,20 @@ fn decode(bytes: &[u8], generation: u64, ttl: Duration) -> Option<Entry> {
     let stored: u64 = std::str::from_utf8(&bytes[..space]).ok()?.parse().ok()?;
     (stored == generation).then(|| Entry {
         generation,
-        body: bytes[space + 1..].into(),
+        body: web::Bytes::copy_from_slice(&bytes[space + 1..]),
         took_ms: 0.0,
         ttl: jitter(ttl),
     })
 }
 
 /// `Cache-Status` (RFC 9211): one member per tier, the one nearest the database first.
-fn cache_status(served: Served, shared: bool, redis_failed: bool, ttl_secs: u64) -> String {
+fn cache_status(
+    served: Served,
+    shared: bool,
+    in_process: bool,
+    redis_failed: bool,
+    ttl_secs: u64,
+) -> String {
     let memory = "phase5-memory";
     let redis = "phase5-redis";
     let below = |stored: &str| {
@@ -611,6 +639,14 @@ fn cache_status(served: Served, shared: bool, redis_failed: bool, ttl_secs: u64)
         }
         format!("{redis}; {stored}, ")
     };
+    if !in_process {
+        let status = below(if served == Served::Redis {
+            "hit"
+        } else {
+            "fwd=miss; stored"
+        });
+        return status.trim_end_matches(", ").to_owned();
+    }
     match served {
         Served::Memory => format!("{memory}; hit; ttl={ttl_secs}"),
         Served::Collapsed => format!("{}{memory}; fwd=miss; collapsed", below("hit")),
@@ -655,6 +691,7 @@ pub(crate) async fn sales_report(
         cache_status(
             served,
             cache.inner.shared.is_some(),
+            cache.inner.in_process,
             redis_failed,
             cache.inner.ttl.as_secs(),
         ),
@@ -664,9 +701,7 @@ pub(crate) async fn sales_report(
     }
     // The server caches it; clients should not, or a write would not show until they expire.
     response.insert_header((header::CACHE_CONTROL, "no-cache"));
-    Ok(response
-        .content_type("application/json")
-        .body(entry.body.to_vec()))
+    Ok(response.content_type("application/json").body(entry.body))
 }
 
 #[utoipa::path(

@@ -4,7 +4,9 @@
 //! one handler that serializes a book of the same shape as phase 1's. Whatever a crate adds on top
 //! (the shared middleware, extractors, a store, a token check) shows as the gap between its numbers
 //! and this one's, measured side by side on the same machine. It also answers `GET /r/{code}` with a
-//! 302 from a `HashMap`, the yardstick of a redirect.
+//! 302 from a `HashMap`, the yardstick of a redirect, and `GET /report` with the bytes of the file
+//! `--report` names (phase 5's cached report, saved by `scripts/bench-http`): the yardstick of a
+//! cached JSON response.
 
 use std::collections::HashMap;
 
@@ -19,6 +21,9 @@ use serde::Serialize;
 struct Cli {
     #[command(flatten)]
     server: common::config::ServerArgs,
+    /// A JSON file for `GET /report` to answer with.
+    #[arg(long)]
+    report: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -58,11 +63,22 @@ async fn redirect(
     }
 }
 
+async fn report(body: web::Data<web::Bytes>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body.get_ref().clone())
+}
+
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let listener = cli.server.bind(8900)?;
     println!("bare actix-web on http://{}", listener.local_addr()?);
+    let report_body = match &cli.report {
+        Some(path) => std::fs::read(path)?,
+        None => b"{}".to_vec(),
+    };
+    let report_body = web::Data::new(web::Bytes::from(report_body));
     let links = web::Data::new(HashMap::from([(
         "abc123".to_owned(),
         "https://example.com/".to_owned(),
@@ -70,7 +86,9 @@ async fn main() -> anyhow::Result<()> {
     HttpServer::new(move || {
         App::new()
             .app_data(links.clone())
+            .app_data(report_body.clone())
             .route("/books/{id}", web::get().to(book))
+            .route("/report", web::get().to(report))
             .route("/r/{code}", web::get().to(redirect))
     })
     .listen(listener)?

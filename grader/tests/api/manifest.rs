@@ -46,6 +46,11 @@ fn crates() -> Vec<Graded> {
             manifest: &phase4_security::MANIFEST,
             checks: grader::phase4::checks(),
         },
+        Graded {
+            folder: "phase5-perf",
+            manifest: &phase5_perf::MANIFEST,
+            checks: grader::phase5::checks(),
+        },
     ]
 }
 

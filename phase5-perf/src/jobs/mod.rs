@@ -9,7 +9,8 @@
 //! **Rust:** `POST /jobs` validates a [`tasks::Task`], queues it, and answers `202 Accepted` with
 //! `Location: /jobs/{id}`; `GET /jobs/{id}` shows its state (queued, running, retrying with its
 //! attempt and next run, succeeded with its result, failed with its error, dead, cancelled), and
-//! `DELETE /jobs/{id}` cancels one that has not started. [`queue`] is the queue (the trait and its
+//! `POST /jobs/{id}/cancel` cancels one that has not started (a cancelled job is still there to
+//! look at, so cancelling is an action on it, not a `DELETE`). [`queue`] is the queue (the trait and its
 //! database implementation), [`worker`] the worker, [`tasks`] what a job can do, [`routes`] the
 //! API and the monitor (`GET /jobs`, as JSON or as a page, like Flower).
 //!

@@ -12,7 +12,7 @@
 //! want to know (state, attempt, next run, result, error) is there.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use common::ApiError;
 use common::extract::{Path, ValidJson};
 use common::manifest::escape;
@@ -103,18 +103,21 @@ fn no_job(id: i32) -> ApiError {
     tag = "background tasks",
     params(("id" = i32, Path, description = "The job")),
     responses(
-        (status = 204, description = "Cancelled: it will not run"),
+        (status = 200, description = "Cancelled: it will not run; the job stays, to be looked at", body = Job),
         (status = 404, description = "No job has this id"),
         (status = 409, description = "It has started or ended already", content_type = "application/problem+json", body = common::Problem),
     )
 )]
-#[delete("/jobs/{id}")]
+#[post("/jobs/{id}/cancel")]
 pub(crate) async fn cancel(
     queue: web::Data<DbQueue>,
     Path(id): Path<i32>,
 ) -> Result<HttpResponse, ApiError> {
     match queue.cancel(id).await? {
-        Cancelled::Done => Ok(HttpResponse::NoContent().finish()),
+        Cancelled::Done => {
+            let job = queue.get(id).await?.ok_or_else(|| no_job(id))?;
+            Ok(HttpResponse::Ok().json(job))
+        }
         Cancelled::NoSuchJob => Err(no_job(id)),
         Cancelled::TooLate(state) => Err(ApiError::conflict(format!(
             "job {id} is {}: only a queued or retrying job can be cancelled",

@@ -36,7 +36,11 @@ pub enum Task {
     /// address at `example.invalid` fails for good: that domain cannot exist (RFC 6761).
     Email {
         /// The recipient, such as `ada@example.com`.
-        #[schema(min_length = 3, max_length = 254, pattern = r"^[^@\s]+@[^@\s]+$")]
+        #[schema(
+            min_length = 3,
+            max_length = 254,
+            pattern = r"^[^@\x00-\x20\x7f]+@[^@\x00-\x20\x7f]+$"
+        )]
         to: String,
         #[schema(min_length = 1, max_length = 200)]
         subject: String,
@@ -74,13 +78,15 @@ impl Validate for Task {
         };
         match self {
             Task::Email { to, subject } => {
-                let valid = to.len() <= 254
-                    && to.split_once('@').is_some_and(|(user, host)| {
-                        !user.is_empty()
-                            && !host.is_empty()
-                            && !host.contains('@')
-                            && !to.chars().any(char::is_whitespace)
-                    });
+                // The document's pattern, character for character: one `@` with something on
+                // either side, and no space or control character of ASCII anywhere.
+                let plain = |part: &str| {
+                    !part.is_empty() && !part.chars().any(|c| c == '@' || c <= ' ' || c == '\x7f')
+                };
+                let valid = (3..=254).contains(&to.chars().count())
+                    && to
+                        .split_once('@')
+                        .is_some_and(|(user, host)| plain(user) && plain(host));
                 if !valid {
                     broken("to", "must be an email address, such as ada@example.com");
                 }

@@ -276,10 +276,12 @@ async fn a_submitted_job_answers_202_and_shows_each_state() {
         .await
         .unwrap();
     let later = header(&later, "location").to_owned();
-    let cancel = app.http.delete(app.url(&later)).send().await.unwrap();
-    assert_eq!(cancel.status(), StatusCode::NO_CONTENT);
+    let cancel_url = app.url(&format!("{later}/cancel"));
+    let cancel = app.http.post(&cancel_url).send().await.unwrap();
+    assert_eq!(cancel.status(), StatusCode::OK);
+    assert_eq!(cancel.json::<Value>().await.unwrap()["state"], "cancelled");
     assert_eq!(wait_for(&app, &later, "cancelled").await["attempts"], 0);
-    let again = app.http.delete(app.url(&later)).send().await.unwrap();
+    let again = app.http.post(&cancel_url).send().await.unwrap();
     assert_eq!(again.status(), StatusCode::CONFLICT);
 
     let monitor: Value = app.get("/jobs").await.json().await.unwrap();

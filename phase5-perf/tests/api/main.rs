@@ -10,6 +10,7 @@ mod app;
 mod blocking;
 mod client_cache;
 mod jobs;
+mod proxy;
 mod server_cache;
 mod support;
 mod workers;

@@ -1,0 +1,132 @@
+//! `cargo bench -p phase5-perf --bench queue`: jobs a second through the database queue with 1 and
+//! 4 workers, and the time from submit to start, on SQLite and (with `DATABASE_URL`) PostgreSQL.
+
+use std::time::{Duration, Instant};
+
+use common::db::testing::TestDatabase;
+use phase5_perf::SCHEMA;
+use phase5_perf::jobs::queue::{DbQueue, JobState, NewJob, Queue};
+use phase5_perf::jobs::worker::{Worker, WorkerConfig};
+use serde_json::json;
+
+const JOBS: usize = 1000;
+
+fn instant_job() -> NewJob {
+    NewJob {
+        kind: "sleep".to_owned(),
+        payload: json!({"kind": "sleep", "ms": 0}),
+        run_at: None,
+        max_attempts: 3,
+    }
+}
+
+/// Runs `workers` workers of one job at a time until every queued job has succeeded: jobs a second.
+async fn throughput(db: &TestDatabase, workers: usize) -> f64 {
+    let queue = DbQueue::new(db.database.clone());
+    for _ in 0..JOBS {
+        queue.enqueue(instant_job()).await.expect("enqueue");
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..workers)
+        .map(|n| {
+            let worker = Worker {
+                queue: DbQueue::new(db.database.clone()),
+                database: db.database.clone(),
+                config: WorkerConfig {
+                    concurrency: 1,
+                    poll: Duration::from_millis(5),
+                    ..WorkerConfig::named(format!("bench-{n}"))
+                },
+            };
+            let mut stopped = stopped.clone();
+            tokio::spawn(worker.run(async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }))
+        })
+        .collect();
+    loop {
+        let stats = queue.stats().await.expect("stats");
+        if stats.counts["queued"] == 0 && stats.counts["running"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let elapsed = started.elapsed();
+    let _ = stop.send(true);
+    for handle in handles {
+        let _ = handle.await;
+    }
+    let done = queue.stats().await.expect("stats").counts["succeeded"] as usize;
+    done as f64 / elapsed.as_secs_f64()
+}
+
+/// The median time from enqueue to running, for a worker woken by the enqueue (the server's own)
+/// or polling every 200 ms (a worker process), in milliseconds.
+async fn submit_to_start(db: &TestDatabase, woken: bool) -> f64 {
+    let submitter = DbQueue::new(db.database.clone());
+    let worker_queue = if woken {
+        submitter.clone()
+    } else {
+        DbQueue::new(db.database.clone())
+    };
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let worker = Worker {
+        queue: worker_queue,
+        database: db.database.clone(),
+        config: WorkerConfig::named("bench-latency"),
+    };
+    let handle = tokio::spawn(worker.run(async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    }));
+    let mut samples = Vec::new();
+    for _ in 0..20 {
+        let started = Instant::now();
+        let job = submitter
+            .enqueue(NewJob {
+                payload: json!({"kind": "sleep", "ms": 20}),
+                ..instant_job()
+            })
+            .await
+            .expect("enqueue");
+        loop {
+            let state = submitter
+                .get(job.id)
+                .await
+                .expect("get")
+                .expect("the job")
+                .state;
+            if state != JobState::Queued {
+                samples.push(started.elapsed());
+                break;
+            }
+            tokio::time::sleep(Duration::from_micros(500)).await;
+        }
+        tokio::time::sleep(
+            Duration::from_millis(50) + Duration::from_millis(fastrand::u64(0..200)),
+        )
+        .await;
+    }
+    let _ = stop.send(true);
+    let _ = handle.await;
+    samples.sort();
+    samples[samples.len() / 2].as_secs_f64() * 1000.0
+}
+
+#[tokio::main]
+async fn main() {
+    println!(
+        "| queue | jobs/s, 1 worker | jobs/s, 4 workers | submit to start, woken | submit to start, polling 200 ms |"
+    );
+    println!("|---|---|---|---|---|");
+    for db in TestDatabase::all_with(&SCHEMA) {
+        let one = throughput(&db, 1).await;
+        let four = throughput(&db, 4).await;
+        let woken = submit_to_start(&db, true).await;
+        let polling = submit_to_start(&db, false).await;
+        println!(
+            "| {} | {one:.0} | {four:.0} | {woken:.1} ms | {polling:.1} ms |",
+            phase5_perf::jobs::queue::Queue::kind(&DbQueue::new(db.database.clone()))
+        );
+    }
+}
