@@ -7,12 +7,13 @@
 //! `FORWARDED_ALLOW_IPS`, werkzeug's `ProxyFix(x_for=1, x_proto=1)`: believe `X-Forwarded-*` only
 //! from the proxy.
 //!
-//! **Rust:** [`forwarded`], a middleware that reads `Forwarded` (RFC 7239) or `X-Forwarded-For` /
+//! **Rust:** [`Client`], an extractor that reads `Forwarded` (RFC 7239) or `X-Forwarded-For` /
 //! `X-Forwarded-Proto` / `X-Forwarded-Host` only when the connection comes from an address in
 //! `--trusted-proxies`, walking the chain from the right and stopping at the first hop that is not
-//! a trusted proxy: that hop is the client. It stores the result as [`Client`] (an extractor) and
-//! names the instance in `X-Instance` on every response, so that a test, or you with curl, can see
-//! the load balancer at work. `nginx/nginx.conf` is the proxy: TLS, HTTP to HTTPS, HSTS, two
+//! a trusted proxy: that hop is the client. A handler that needs to know who is calling takes a
+//! `Client`, and the others pay nothing. Every response names its instance in `X-Instance`
+//! (actix's `DefaultHeaders`, in `lib.rs`), so that a test, or you with curl, can see the load
+//! balancer at work. `nginx/nginx.conf` is the proxy: TLS, HTTP to HTTPS, HSTS, two
 //! upstreams with keep-alive and failover, gzip, static files, body size and timeouts;
 //! `tests/api/proxy.rs` runs it in front of two instances.
 //!
@@ -22,14 +23,11 @@
 //! only the proxy's address proves that.
 
 use std::net::IpAddr;
-use std::rc::Rc;
 use std::str::FromStr;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::middleware::Next;
-use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, get, web};
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -158,14 +156,14 @@ fn forwarded_hops(value: &str) -> Vec<Hop> {
         .collect()
 }
 
-fn header_text<'r>(req: &'r ServiceRequest, name: &str) -> Option<&'r str> {
+fn header_text<'r>(req: &'r HttpRequest, name: &str) -> Option<&'r str> {
     req.headers()
         .get(name)
         .and_then(|value| value.to_str().ok())
 }
 
 /// Works out the [`Client`] of `req` under `settings`.
-fn client_of(req: &ServiceRequest, settings: &ProxySettings) -> Client {
+fn client_of(req: &HttpRequest, settings: &ProxySettings) -> Client {
     let peer = req
         .peer_addr()
         .map_or(IpAddr::from([127, 0, 0, 1]), |addr| addr.ip());
@@ -231,38 +229,23 @@ fn client_of(req: &ServiceRequest, settings: &ProxySettings) -> Client {
     client
 }
 
-/// The middleware; see the module's documentation.
-pub async fn forwarded(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let settings = req
-        .app_data::<web::Data<ProxySettings>>()
-        .cloned()
-        .ok_or_else(|| actix_web::error::ErrorInternalServerError("no proxy settings"))?;
-    let client = client_of(&req, &settings);
-    req.extensions_mut().insert(Rc::new(client));
-    let mut res = next.call(req).await?;
-    if let Ok(instance) = HeaderValue::from_str(&settings.instance) {
-        res.headers_mut()
-            .insert(HeaderName::from_static("x-instance"), instance);
-    }
-    Ok(res)
-}
-
 impl FromRequest for Client {
     type Error = actix_web::Error;
     type Future = std::future::Ready<Result<Self, Self::Error>>;
 
+    /// Believes no proxy when the app has no [`ProxySettings`].
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(
-            req.extensions()
-                .get::<Rc<Client>>()
-                .map(|client| Client::clone(client))
-                .ok_or_else(|| {
-                    actix_web::error::ErrorInternalServerError("`forwarded` is not mounted")
-                }),
-        )
+        let client = match req.app_data::<web::Data<ProxySettings>>() {
+            Some(settings) => client_of(req, settings),
+            None => client_of(
+                req,
+                &ProxySettings {
+                    trusted: Vec::new(),
+                    instance: String::new(),
+                },
+            ),
+        };
+        std::future::ready(Ok(client))
     }
 }
 

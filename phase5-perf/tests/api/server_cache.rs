@@ -38,6 +38,11 @@ fn units_of(report: &Value, book_id: i64) -> i64 {
         .map_or(0, |row| row["units"].as_i64().unwrap())
 }
 
+/// A hit in the process tier, still fresh (a stale one says how long ago its TTL ran out).
+fn is_fresh_hit(response: &reqwest::Response) -> bool {
+    header(response, "cache-status") == "phase5-memory; hit"
+}
+
 #[tokio::test]
 async fn a_hundred_concurrent_misses_run_the_query_once() {
     let app = Phase5::sqlite().await;
@@ -57,10 +62,48 @@ async fn a_hundred_concurrent_misses_run_the_query_once() {
         answers.iter().map(|(s, _)| s).collect::<Vec<_>>()
     );
     let hit = app.get("/reports/sales").await;
-    assert_eq!(header(&hit, "cache-status"), "phase5-memory; hit; ttl=30");
+    assert!(is_fresh_hit(&hit), "{}", header(&hit, "cache-status"));
     assert!(
         header(&hit, "server-timing").is_empty(),
         "nothing was computed"
+    );
+}
+
+/// Past its TTL the entry is served at once, marked stale (a negative `ttl`), while one request
+/// refreshes it in the background: an expiry stalls nobody, and still computes once.
+#[tokio::test]
+async fn an_expired_report_is_served_stale_while_one_refresh_runs() {
+    let app = Phase5::start(TestDatabase::sqlite_with(&SCHEMA), |config| {
+        config.cache_ttl = 1;
+    })
+    .await;
+    let first: Value = app.get("/reports/sales").await.json().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    let answers = stampede(&[&app], 20).await;
+    assert!(
+        answers.iter().all(
+            |(status, body)| status.starts_with("phase5-memory; hit; ttl=-") && body == &first
+        ),
+        "every request got the stale report at once: {:?}",
+        answers.iter().map(|(s, _)| s).collect::<Vec<_>>()
+    );
+    let mut refreshed = Value::Null;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let response = app.get("/reports/sales").await;
+        if !header(&response, "cache-status").contains("ttl=-") {
+            refreshed = response.json().await.unwrap();
+            break;
+        }
+    }
+    assert!(
+        refreshed["computed_at"].as_i64() > first["computed_at"].as_i64(),
+        "refreshed: {refreshed}"
+    );
+    assert_eq!(
+        stats(&app).await["computations"],
+        2,
+        "one at the start, one refresh"
     );
 }
 
@@ -137,10 +180,7 @@ async fn two_instances_share_redis_compute_once_and_never_serve_stale() {
 
     // Warm both process tiers, then write through A.
     let before: Value = b.get("/reports/sales").await.json().await.unwrap();
-    assert_eq!(
-        header(&b.get("/reports/sales").await, "cache-status"),
-        "phase5-memory; hit; ttl=30"
-    );
+    assert!(is_fresh_hit(&b.get("/reports/sales").await));
     for round in 1..=5 {
         let written = a
             .http
@@ -206,10 +246,7 @@ async fn a_failing_redis_degrades_to_the_process_tier_and_the_database() {
         header(&degraded, "cache-status")
     );
     let served = app.get("/reports/sales").await;
-    assert_eq!(
-        header(&served, "cache-status"),
-        "phase5-memory; hit; ttl=30"
-    );
+    assert!(is_fresh_hit(&served), "{}", header(&served, "cache-status"));
     let stats = stats(&app).await;
     assert!(stats["redis_errors"].as_u64().unwrap() >= 1, "{stats}");
     clear(&url, &prefix).await;
