@@ -191,14 +191,7 @@ pub async fn start_phase4(
     database: TestDatabase,
     config: phase4_security::Config,
 ) -> anyhow::Result<RunningPhase> {
-    let leftovers = config
-        .redis_url
-        .iter()
-        .map(|url| Leftover::RedisKeys {
-            url: url.clone(),
-            prefix: config.redis_prefix.clone(),
-        })
-        .collect();
+    let leftovers = redis_keys(config.redis_url.as_deref(), &config.redis_prefix);
     let app = phase4_security::build(config, listener()?).await?;
     RunningPhase::new(app, Some(database), leftovers)
 }
@@ -209,14 +202,17 @@ pub async fn start_phase5(
     database: TestDatabase,
     config: phase5_perf::Config,
 ) -> anyhow::Result<RunningPhase> {
-    let leftovers = config
-        .redis_url
-        .iter()
-        .map(|url| Leftover::RedisKeys {
-            url: url.clone(),
-            prefix: config.redis_prefix.clone(),
-        })
-        .collect();
+    let leftovers = redis_keys(config.redis_url.as_deref(), &config.redis_prefix);
     let app = phase5_perf::build(config, listener()?).await?;
     RunningPhase::new(app, Some(database), leftovers)
+}
+
+/// The keys under `prefix` in the Redis at `url`, if there is one: what a phase keeps there.
+fn redis_keys(url: Option<&str>, prefix: &str) -> Vec<Leftover> {
+    url.into_iter()
+        .map(|url| Leftover::RedisKeys {
+            url: url.to_owned(),
+            prefix: prefix.to_owned(),
+        })
+        .collect()
 }

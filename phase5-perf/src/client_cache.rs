@@ -422,6 +422,21 @@ pub struct ListingPatch {
     pub stock: Option<i32>,
 }
 
+/// PUT and PATCH: the listing as read, guarded by `If-Match`, written with the price and stock
+/// `change` makes of it, answered with its new validators.
+async fn conditional_write(
+    req: &HttpRequest,
+    database: web::Data<Database>,
+    id: i32,
+    change: impl FnOnce(&Listing) -> (i32, i32),
+) -> Result<HttpResponse, ApiError> {
+    let seen = listing(database.clone(), id).await?;
+    require_match(req, &seen.etag())?;
+    let (price_cents, stock) = change(&seen);
+    let now = write_if_current(database, id, &seen, price_cents, stock).await?;
+    Ok(written(&now))
+}
+
 /// Writes `price_cents` and `stock` if the listing is still at `version`, as one `UPDATE ...
 /// WHERE version = ?`: the check and the write cannot be split by another writer.
 async fn write_if_current(
@@ -499,10 +514,7 @@ pub(crate) async fn put_listing(
     Path(id): Path<i32>,
     ValidJson(update): ValidJson<ListingUpdate>,
 ) -> Result<HttpResponse, ApiError> {
-    let seen = listing(database.clone(), id).await?;
-    require_match(&req, &seen.etag())?;
-    let now = write_if_current(database, id, &seen, update.price_cents, update.stock).await?;
-    Ok(written(&now))
+    conditional_write(&req, database, id, |_| (update.price_cents, update.stock)).await
 }
 
 #[utoipa::path(
@@ -526,12 +538,13 @@ pub(crate) async fn patch_listing(
     Path(id): Path<i32>,
     ValidJson(patch): ValidJson<ListingPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let seen = listing(database.clone(), id).await?;
-    require_match(&req, &seen.etag())?;
-    let price = patch.price_cents.unwrap_or(seen.price_cents);
-    let stock = patch.stock.unwrap_or(seen.stock);
-    let now = write_if_current(database, id, &seen, price, stock).await?;
-    Ok(written(&now))
+    conditional_write(&req, database, id, |seen| {
+        (
+            patch.price_cents.unwrap_or(seen.price_cents),
+            patch.stock.unwrap_or(seen.stock),
+        )
+    })
+    .await
 }
 
 #[utoipa::path(

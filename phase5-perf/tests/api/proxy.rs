@@ -10,7 +10,7 @@ use common::db::testing::TestDatabase;
 use phase5_perf::SCHEMA;
 use serde_json::Value;
 
-use crate::support::{Phase5, redis};
+use crate::support::redis;
 
 /// A program the test needs, or `None` (a skip) when it is not installed.
 fn installed(program: &str) -> bool {
@@ -202,6 +202,31 @@ fn curl(url: &str, options: &[&str], extra: &[&str]) -> Response {
     }
 }
 
+/// A phase-5 binary, and a client for it.
+struct Instance {
+    binary: common::testing::RunningBinary,
+    http: reqwest::Client,
+}
+
+impl Instance {
+    fn start(args: &[&str]) -> Self {
+        let binary =
+            common::testing::RunningBinary::start(env!("CARGO_BIN_EXE_phase5-perf"), args, &[]);
+        Self {
+            binary,
+            http: crate::support::client(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.binary.base_url)
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.unwrap()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_terminates_tls_balances_two_instances_and_survives_one() {
     if !(installed("nginx") && installed("openssl") && installed("curl")) {
@@ -210,24 +235,30 @@ async fn nginx_terminates_tls_balances_two_instances_and_survives_one() {
     }
     let shared = redis();
     let database = TestDatabase::sqlite_with(&SCHEMA);
-    let database_url = database.database.url().to_owned();
-    let configure = |name: &'static str| {
-        let (database_url, shared) = (database_url.clone(), shared.clone());
-        move |config: &mut phase5_perf::Config| {
-            config.database_url = database_url;
-            config.instance = Some(name.to_owned());
-            config.trusted_proxies = vec!["127.0.0.2".parse().unwrap()];
-            config.workers = 1;
-            config.jobs.poll_ms = 20;
-            if let Some((url, prefix)) = shared {
-                config.redis_url = Some(url);
-                config.redis_prefix = prefix;
-            }
+    // The instances are processes of their own, as in production, so that one can be killed.
+    let start = |name: &str| {
+        let mut args = vec![
+            "--database-url",
+            database.database.url(),
+            "--instance",
+            name,
+            "--trusted-proxies",
+            "127.0.0.2",
+            "--workers",
+            "1",
+            "--poll-ms",
+            "20",
+            "--sales-rows",
+            "20000",
+        ];
+        if let Some((url, prefix)) = &shared {
+            args.extend(["--redis-url", url, "--redis-prefix", prefix]);
         }
+        Instance::start(&args)
     };
-    let a = Phase5::start(database, configure("a")).await;
-    let b = Phase5::start(TestDatabase::sqlite_with(&SCHEMA), configure("b")).await;
-    let nginx = Nginx::start(&a.base, &b.base);
+    let a = start("a");
+    let b = start("b");
+    let nginx = Nginx::start(&a.binary.base_url, &b.binary.base_url);
     // curl blocks: its thread is lent to it, so the runtime's other tasks (the worker, the cache's
     // listener) go on meanwhile.
     let run = |path: &str, extra: &[&str]| tokio::task::block_in_place(|| nginx.https(path, extra));
@@ -280,28 +311,6 @@ async fn nginx_terminates_tls_balances_two_instances_and_survives_one() {
     assert_eq!(css.header("content-encoding"), "gzip");
     assert!(css.header("x-instance").is_empty(), "no instance served it");
 
-    // Limits: a big body and a slow answer get nginx's problem documents.
-    let big = format!(
-        "{{\"book_id\":1,\"customer\":\"{}@example.com\"}}",
-        "a".repeat(70_000)
-    );
-    let too_large = run(
-        "/sales",
-        &[
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "--data-binary",
-            &big,
-        ],
-    );
-    assert_eq!(too_large.status, 413);
-    assert_eq!(too_large.header("content-type"), "application/problem+json");
-    let slow = run("/stall?ms=3000&how=tokio-sleep", &[]);
-    assert_eq!(slow.status, 504);
-    assert_eq!(slow.json()["status"], 504);
-
     // A job submitted through nginx is seen by each instance, as is a sale's effect on the
     // report when Redis ties their caches together.
     let job = run(
@@ -347,7 +356,7 @@ async fn nginx_terminates_tls_balances_two_instances_and_survives_one() {
         assert_eq!(units(&after), units(&before) + 4);
     }
 
-    // One instance goes away: every request still succeeds, from the other.
+    // One instance is killed (SIGKILL): every request still succeeds, from the other.
     drop(a);
     tokio::time::sleep(Duration::from_millis(300)).await;
     for _ in 0..6 {
@@ -358,4 +367,27 @@ async fn nginx_terminates_tls_balances_two_instances_and_survives_one() {
             "{answer:?}"
         );
     }
+
+    // Limits: a big body and a slow answer get nginx's problem documents. Last, because a timeout
+    // counts as a failure of the instance (`max_fails`), which nginx then leaves out for 5 s.
+    let big = format!(
+        "{{\"book_id\":1,\"customer\":\"{}@example.com\"}}",
+        "a".repeat(70_000)
+    );
+    let too_large = run(
+        "/sales",
+        &[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &big,
+        ],
+    );
+    assert_eq!(too_large.status, 413);
+    assert_eq!(too_large.header("content-type"), "application/problem+json");
+    let slow = run("/stall?ms=3000&how=tokio-sleep", &[]);
+    assert_eq!(slow.status, 504);
+    assert_eq!(slow.json()["status"], 504);
 }
