@@ -89,6 +89,9 @@ pub struct Application {
     address: SocketAddr,
     manifest: &'static Manifest,
     notes: Vec<String>,
+    /// Work that runs beside the server and stops on the same signal (phase 5's job worker):
+    /// [`Application::run_until_stopped`] waits for it after the server has stopped.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Application {
@@ -135,7 +138,15 @@ impl Application {
             address,
             manifest,
             notes,
+            background: Vec::new(),
         })
+    }
+
+    /// Also waits for `task` when stopping: a task that ends on Ctrl-C or SIGTERM itself (it
+    /// awaits [`shutdown_signal`]), such as a worker finishing the jobs it holds.
+    pub fn with_background(mut self, task: tokio::task::JoinHandle<()>) -> Self {
+        self.background.push(task);
+        self
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -159,7 +170,13 @@ impl Application {
 
     /// Serves until Ctrl-C or SIGTERM, then stops gracefully.
     pub async fn run_until_stopped(self) -> io::Result<()> {
-        run_until_stopped(self.server).await
+        run_until_stopped(self.server).await?;
+        for task in self.background {
+            if let Err(err) = task.await {
+                tracing::error!("a background task failed: {err}");
+            }
+        }
+        Ok(())
     }
 }
 

@@ -335,16 +335,18 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Appl
 }
 
 /// Phase 5 on `listener` with `state`; starts the server's own worker, which runs until the
-/// process gets Ctrl-C or SIGTERM (or its runtime ends).
+/// process gets Ctrl-C or SIGTERM (or its runtime ends), and finishes the jobs it holds then.
 pub fn serve(state: AppState, listener: TcpListener) -> io::Result<Application> {
-    if let Some(config) = state.worker.clone() {
+    // The server's own worker stops on the signal that stops the server, and the binary waits for
+    // it to finish the jobs it holds (`Application::with_background`).
+    let worker = state.worker.clone().map(|config| {
         let worker = Worker {
             queue: state.queue.clone(),
             database: state.database.clone(),
             config,
         };
-        tokio::spawn(worker.run(common::server::shutdown_signal()));
-    }
+        tokio::spawn(worker.run(common::server::shutdown_signal()))
+    });
     let database = web::Data::new(state.database);
     let queue = web::Data::new(state.queue);
     let cache = web::Data::new(state.cache);
@@ -382,14 +384,18 @@ pub fn serve(state: AppState, listener: TcpListener) -> io::Result<Application> 
                 .service(jobs::routes::cancel),
         );
     };
-    Application::with_workers(
+    let app = Application::with_workers(
         listener,
         &MANIFEST,
         openapi::document(),
         state.notes,
         state.http_workers,
         configure,
-    )
+    )?;
+    Ok(match worker {
+        Some(worker) => app.with_background(worker),
+        None => app,
+    })
 }
 
 #[cfg(test)]

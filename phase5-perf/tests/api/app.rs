@@ -105,3 +105,52 @@ async fn the_binary_prints_its_tour_and_stops_on_ctrl_c() {
     assert!(binary.interrupt().success());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Ctrl-C stops the server, and its own worker finishes the job it holds before the process
+/// exits: the job is done, not left for its lease to run out.
+#[tokio::test]
+async fn the_server_finishes_its_jobs_when_stopped() {
+    let database = common::db::testing::TestDatabase::sqlite_with(&phase5_perf::SCHEMA);
+    let mut binary = common::testing::RunningBinary::start(
+        env!("CARGO_BIN_EXE_phase5-perf"),
+        &[
+            "--database-url",
+            database.database.url(),
+            "--sales-rows",
+            "100",
+            "--workers",
+            "1",
+            "--poll-ms",
+            "20",
+        ],
+        &[],
+    );
+    let http = crate::support::client();
+    let submitted = http
+        .post(format!("{}/jobs", binary.base_url))
+        .json(&serde_json::json!({"task": {"kind": "sleep", "ms": 1500}}))
+        .send()
+        .await
+        .unwrap();
+    let location = header(&submitted, "location").to_owned();
+    let url = format!("{}{location}", binary.base_url);
+    for _ in 0..200 {
+        let job: Value = http.get(&url).send().await.unwrap().json().await.unwrap();
+        if job["state"] == "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(binary.interrupt().success());
+    let id: i32 = location.trim_start_matches("/jobs/").parse().unwrap();
+    let queue = phase5_perf::jobs::queue::DbQueue::new(database.database.clone());
+    let job = phase5_perf::jobs::queue::Queue::get(&queue, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        job.state,
+        phase5_perf::jobs::queue::JobState::Succeeded,
+        "{job:?}"
+    );
+}
