@@ -193,6 +193,18 @@ impl std::fmt::Display for Skip {
 
 impl std::error::Error for Skip {}
 
+/// How the reason of a [`Skip::tested_by`] names its test.
+const TESTED_BY: &str = ": tested by `";
+
+impl Skip {
+    /// A check of what only a test can set up (nginx in front of two instances): the skip names
+    /// the test that covers it. [`Status::tested_elsewhere`] tells such a skip from one whose
+    /// service is missing, which under `REQUIRE_SERVICES=1` is a failure.
+    pub fn tested_by(what: &str, test: &str) -> Self {
+        Self(format!("{what}{TESTED_BY}{test}`"))
+    }
+}
+
 /// The server under test answered 429 Too Many Requests where a check expected something else. A
 /// check fails with this error instead of the consequence it would have reported ("no
 /// WWW-Authenticate header", "the token does not work"): the cause is the rate limit, not the
@@ -231,6 +243,13 @@ pub enum Status {
     Pass,
     Fail(String),
     Skip(String),
+}
+
+impl Status {
+    /// A skip made by [`Skip::tested_by`]: graded by a test of the crate, not over HTTP.
+    pub fn tested_elsewhere(&self) -> bool {
+        matches!(self, Status::Skip(reason) if reason.contains(TESTED_BY))
+    }
 }
 
 /// The result of one check.
@@ -380,4 +399,21 @@ pub fn unique_isbn() -> String {
         .map(|(digit, weight)| digit * weight)
         .sum();
     format!("{body}{}", (10 - sum % 10) % 10)
+}
+
+#[cfg(test)]
+mod skip_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_skip_that_names_its_test_is_tested_elsewhere() {
+        let covered = Status::Skip(Skip::tested_by("nginx", "cargo test -p x proxy").0);
+        assert!(covered.tested_elsewhere());
+        assert_eq!(
+            covered,
+            Status::Skip("nginx: tested by `cargo test -p x proxy`".into())
+        );
+        assert!(!Status::Skip("the server has no MongoDB".into()).tested_elsewhere());
+        assert!(!Status::Fail("tested by `cargo test`".into()).tested_elsewhere());
+    }
 }

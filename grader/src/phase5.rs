@@ -457,10 +457,10 @@ async fn untrusted_forwarding(target: &Target) -> anyhow::Result<()> {
 async fn behind_nginx(target: &Target) -> anyhow::Result<()> {
     let response = target.get("/whoami")?.send().await?;
     header(&response, "x-instance", "GET /whoami")?;
-    Err(Skip(
+    Err(Skip::tested_by(
         "TLS termination, load balancing with failover and the proxy's headers need nginx and two \
-         instances: tested by `cargo test -p phase5-perf proxy`"
-            .into(),
+         instances",
+        "cargo test -p phase5-perf proxy",
     )
     .into())
 }

@@ -38,8 +38,8 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{
-    self, CacheControl, CacheDirective, ContentEncoding, EntityTag, HeaderValue, HttpDate, IfMatch,
-    IfModifiedSince, IfNoneMatch,
+    self, AcceptEncoding, CacheControl, CacheDirective, ContentEncoding, Encoding, EntityTag,
+    HeaderValue, HttpDate, IfMatch, IfModifiedSince, IfNoneMatch,
 };
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, delete, get, patch, put, web};
@@ -165,15 +165,18 @@ pub async fn tag_encoded(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let accepts_gzip = req
-        .headers()
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.to_ascii_lowercase().contains("gzip"));
+    // The choice `Compress` makes for this request (its codecs: gzip and deflate, or none), read
+    // the way it reads it, for the 304 that has no body to show it.
+    let would_compress = req
+        .get_header::<AcceptEncoding>()
+        .and_then(|accept| {
+            accept.negotiate([Encoding::identity(), Encoding::gzip(), Encoding::deflate()].iter())
+        })
+        .is_some_and(|chosen| chosen != Encoding::identity());
     let mut res = next.call(req).await?;
     let encoded = match res.headers().get(header::CONTENT_ENCODING) {
         Some(encoding) => encoding != ContentEncoding::Identity.as_str(),
-        None => res.status() == StatusCode::NOT_MODIFIED && accepts_gzip,
+        None => res.status() == StatusCode::NOT_MODIFIED && would_compress,
     };
     let headers = res.headers_mut();
     if encoded

@@ -84,14 +84,6 @@ impl JobState {
     fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|state| state.as_str() == text)
     }
-
-    /// Whether the job will not run again.
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            JobState::Succeeded | JobState::Failed | JobState::Dead | JobState::Cancelled
-        )
-    }
 }
 
 /// A job as the `jobs` table keeps it.

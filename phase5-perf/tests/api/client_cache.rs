@@ -112,6 +112,18 @@ async fn the_compressed_catalogue_has_a_weak_etag_and_keeps_vary() {
     assert_eq!(header(&revalidated, "etag"), format!("W/{strong}"));
     assert_eq!(header(&revalidated, "vary"), "Accept, Accept-Encoding");
 
+    // A client that refuses gzip gets the identity bytes, so its 304 keeps the strong tag.
+    let refuses = app
+        .http
+        .get(app.url("/catalogue"))
+        .header("Accept-Encoding", "gzip;q=0, identity")
+        .header("If-None-Match", &strong)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refuses.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(header(&refuses, "etag"), strong);
+
     // CSV is another representation of the same URL: another tag.
     let csv = app
         .http
