@@ -86,9 +86,50 @@ pub fn redact_url(url: &str) -> String {
     shown
 }
 
+/// A service URL that may carry a password. Its `Debug` and `Display` print [`redact_url`]'s
+/// form, so that a configuration holding one can derive `Debug` and be logged; [`expose`] gives
+/// the URL to connect with. It parses from any string (clap reads it like a `String`).
+///
+/// [`expose`]: SecretUrl::expose
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    /// The URL itself, password and all: for the client that connects, never for a log.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for SecretUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        Ok(Self(url.to_owned()))
+    }
+}
+
+impl From<String> for SecretUrl {
+    fn from(url: String) -> Self {
+        Self(url)
+    }
+}
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", redact_url(&self.0))
+    }
+}
+
+impl std::fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact_url(&self.0))
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{SecretUrl, redact_url};
 
     #[test]
     fn no_password_survives() {
@@ -110,5 +151,21 @@ mod tests {
             "<a URL that does not parse>"
         );
         assert_eq!(redact_url("data/phase3.sqlite3"), "data/phase3.sqlite3");
+    }
+
+    #[test]
+    fn a_secret_url_shows_itself_only_redacted() {
+        let url: SecretUrl = "amqp://guest:s3cret@broker:5672/%2f".parse().unwrap();
+        assert_eq!(url.expose(), "amqp://guest:s3cret@broker:5672/%2f");
+        for shown in [
+            format!("{url}"),
+            format!("{url:?}"),
+            format!("{:?}", Some(&url)),
+        ] {
+            assert!(
+                !shown.contains("s3cret") && shown.contains("broker:5672"),
+                "{shown}"
+            );
+        }
     }
 }

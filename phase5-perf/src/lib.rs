@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | 5.1 | client caching | [`client_cache`] |
 //! | 5.2 | server caching | [`server_cache`] |
-//! | 5.3 | background tasks | [`jobs`]: [`jobs::queue`], [`jobs::worker`], [`jobs::tasks`], [`jobs::routes`] |
+//! | 5.3 | background tasks | [`jobs`]: [`jobs::queue`], [`jobs::amqp`], [`jobs::worker`], [`jobs::tasks`], [`jobs::routes`] |
 //! | 5.4 | WSGI vs ASGI | [`blocking`] |
 //! | 5.5 | reverse proxy | [`proxy`], and `nginx/nginx.conf` |
 //!
@@ -20,7 +20,8 @@
 //!
 //! Everything lives in the database (SQLite, or PostgreSQL with `DATABASE_URL`): listings, sales
 //! and jobs. The report's cache is in process, with Redis as a second, shared tier when
-//! `REDIS_URL` is set. [`build`] decides, for the binary, the tests and the grader.
+//! `REDIS_URL` is set; the jobs are delivered through RabbitMQ when `AMQP_URL` is set. [`build`]
+//! decides, for the binary, the tests and the grader.
 
 use std::fmt;
 use std::io;
@@ -29,7 +30,7 @@ use std::time::Duration;
 
 use actix_web::middleware::DefaultHeaders;
 use actix_web::web;
-use common::config::redact_url;
+use common::config::{SecretUrl, redact_url};
 use common::db::{Database, LIBRARY, MigrationSet};
 use common::manifest::{Manifest, Topic};
 use common::server::Application;
@@ -46,6 +47,7 @@ pub mod schema;
 pub mod seed;
 pub mod server_cache;
 
+use crate::jobs::amqp::{AmqpQueue, AmqpSettings};
 use crate::jobs::queue::DbQueue;
 use crate::jobs::worker::{Worker, WorkerConfig};
 use crate::proxy::{Network, ProxySettings};
@@ -81,6 +83,7 @@ pub const MANIFEST: Manifest = Manifest {
             modules: &[
                 "jobs/mod.rs",
                 "jobs/queue.rs",
+                "jobs/amqp.rs",
                 "jobs/worker.rs",
                 "jobs/tasks.rs",
                 "jobs/routes.rs",
@@ -141,6 +144,13 @@ pub struct JobSettings {
     /// The first retry's delay, in milliseconds; each next one doubles (with jitter), up to 5 min.
     #[arg(long, env = "JOB_RETRY_BASE_MS", default_value_t = 1_000)]
     pub retry_base_ms: u64,
+    /// RabbitMQ, to deliver the jobs through (`amqp://guest:guest@127.0.0.1:5672/%2f`); the
+    /// database alone when absent. The jobs' records stay in the database either way.
+    #[arg(long, env = "AMQP_URL")]
+    pub amqp_url: Option<SecretUrl>,
+    /// The RabbitMQ queue: servers and workers on the same one share its jobs.
+    #[arg(long, env = "AMQP_QUEUE", default_value = "phase5.jobs")]
+    pub amqp_queue: String,
 }
 
 impl Default for JobSettings {
@@ -149,6 +159,8 @@ impl Default for JobSettings {
             lease_ms: 30_000,
             poll_ms: 200,
             retry_base_ms: 1_000,
+            amqp_url: None,
+            amqp_queue: "phase5.jobs".to_owned(),
         }
     }
 }
@@ -163,6 +175,25 @@ impl JobSettings {
             retry_base: Duration::from_millis(self.retry_base_ms),
             ..WorkerConfig::named(name)
         }
+    }
+
+    /// The RabbitMQ queue in front of `records`, when `amqp_url` names a broker; `prefetch` is
+    /// the concurrency of the worker that will consume from it.
+    pub async fn broker(
+        &self,
+        records: &DbQueue,
+        prefetch: usize,
+    ) -> anyhow::Result<Option<AmqpQueue>> {
+        let Some(url) = &self.amqp_url else {
+            return Ok(None);
+        };
+        let settings = AmqpSettings {
+            url: url.clone(),
+            queue: self.amqp_queue.clone(),
+            prefetch: u16::try_from(prefetch.max(1)).unwrap_or(u16::MAX),
+            poll: Duration::from_millis(self.poll_ms),
+        };
+        Ok(Some(AmqpQueue::connect(records.clone(), settings).await?))
     }
 }
 
@@ -253,7 +284,10 @@ impl Config {
 pub struct AppState {
     /// Migrated with [`SCHEMA`] and seeded.
     pub database: Database,
+    /// The jobs' records: what the API reads and writes.
     pub queue: DbQueue,
+    /// RabbitMQ, delivering the jobs, when `AMQP_URL` names it.
+    pub broker: Option<AmqpQueue>,
     pub cache: ReportCache,
     pub proxy: ProxySettings,
     /// The server's own worker, if it runs one.
@@ -280,6 +314,7 @@ impl AppState {
             None => ReportCache::memory(ttl, &instance),
         };
         let queue = DbQueue::new(database.clone());
+        let broker = config.jobs.broker(&queue, config.workers).await?;
         let worker = (config.workers > 0).then(|| {
             config
                 .jobs
@@ -295,7 +330,10 @@ impl AppState {
             ),
             format!(
                 "jobs:          in {}; {}",
-                jobs::queue::Queue::kind(&queue),
+                match &broker {
+                    Some(broker) => jobs::queue::Queue::kind(broker),
+                    None => jobs::queue::Queue::kind(&queue),
+                },
                 match &worker {
                     Some(worker) => format!("this server runs {} at a time", worker.concurrency),
                     None => "run them with `cargo run -p phase5-perf -- worker`".to_owned(),
@@ -315,6 +353,7 @@ impl AppState {
         Ok(Self {
             database,
             queue,
+            broker,
             cache,
             proxy: ProxySettings {
                 trusted: config.trusted_proxies.clone(),
@@ -340,15 +379,31 @@ pub fn serve(state: AppState, listener: TcpListener) -> io::Result<Application> 
     // The server's own worker stops on the signal that stops the server, and the binary waits for
     // it to finish the jobs it holds (`Application::with_background`).
     let worker = state.worker.clone().map(|config| {
-        let worker = Worker {
-            queue: state.queue.clone(),
-            database: state.database.clone(),
-            config,
-        };
-        tokio::spawn(worker.run(common::server::shutdown_signal()))
+        let database = state.database.clone();
+        let stop = common::server::shutdown_signal();
+        match &state.broker {
+            Some(broker) => tokio::spawn(
+                Worker {
+                    queue: broker.clone(),
+                    database,
+                    config,
+                }
+                .run(stop),
+            ),
+            None => tokio::spawn(
+                Worker {
+                    queue: state.queue.clone(),
+                    database,
+                    config,
+                }
+                .run(stop),
+            ),
+        }
     });
     let database = web::Data::new(state.database);
     let queue = web::Data::new(state.queue);
+    // The monitor shows the broker's dead letters; holding it also keeps its relay running.
+    let broker = state.broker.map(web::Data::new);
     let cache = web::Data::new(state.cache);
     let instance = state.proxy.instance.clone();
     let proxy = web::Data::new(state.proxy);
@@ -357,6 +412,9 @@ pub fn serve(state: AppState, listener: TcpListener) -> io::Result<Application> 
             .app_data(queue.clone())
             .app_data(cache.clone())
             .app_data(proxy.clone());
+        if let Some(broker) = &broker {
+            cfg.app_data(broker.clone());
+        }
         cfg.service(
             web::scope("")
                 .wrap(DefaultHeaders::new().add(("X-Instance", instance.clone())))

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use common::config::{ServerArgs, exit_code};
 use common::db::Database;
-use phase5_perf::jobs::queue::DbQueue;
-use phase5_perf::jobs::worker::Worker;
+use phase5_perf::jobs::queue::{DbQueue, Queue};
+use phase5_perf::jobs::worker::{Worker, WorkerConfig};
 use phase5_perf::{Config, JobSettings, MANIFEST, SCHEMA, build, default_instance};
 
 #[derive(Debug, Parser)]
@@ -72,15 +72,37 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         tokio::task::spawn_blocking(move || Database::connect_with(&url, &SCHEMA)).await??;
     let name = args.instance.unwrap_or_else(default_instance);
     let config = args.jobs.worker(name, usize::from(args.concurrency));
+    let records = DbQueue::new(database.clone());
+    let broker = args.jobs.broker(&records, config.concurrency).await?;
     println!(
-        "worker {} on {}: {} jobs at a time, lease {} ms; Ctrl-C or SIGTERM to stop after the jobs it holds",
-        config.name, database.display_url, config.concurrency, args.jobs.lease_ms
+        "worker {}: {} jobs at a time from {}; Ctrl-C or SIGTERM to stop after the jobs it holds",
+        config.name,
+        config.concurrency,
+        match &broker {
+            Some(broker) => broker.kind(),
+            None => format!("{} (lease {} ms)", records.kind(), args.jobs.lease_ms),
+        }
     );
-    let worker = Worker {
-        queue: DbQueue::new(database.clone()),
+    let stop = common::server::shutdown_signal();
+    match broker {
+        Some(broker) => run(broker, database, config, stop).await,
+        None => run(records, database, config, stop).await,
+    }
+    Ok(())
+}
+
+/// A worker on `queue` until `stop`.
+async fn run<Q: Queue>(
+    queue: Q,
+    database: Database,
+    config: WorkerConfig,
+    stop: impl Future<Output = ()>,
+) {
+    Worker {
+        queue,
         database,
         config,
-    };
-    worker.run(common::server::shutdown_signal()).await;
-    Ok(())
+    }
+    .run(stop)
+    .await;
 }

@@ -37,6 +37,7 @@ diesel::table! {
         error -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        published_at -> Nullable<BigInt>,
     }
 }
 

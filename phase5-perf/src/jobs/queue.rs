@@ -6,8 +6,10 @@
 //! django-q and Procrastinate (PostgreSQL) keep them in the database you already have.
 //!
 //! **Rust:** a [`Queue`] trait with the six things a worker and an API need (enqueue, claim,
-//! extend a lease, finish, look up, cancel), and [`DbQueue`], which keeps jobs in the `jobs` table
-//! of SQLite or PostgreSQL. A worker *claims* due jobs: on PostgreSQL with `FOR UPDATE SKIP
+//! keep hold, finish, look up, cancel), implemented twice: [`DbQueue`] here, which keeps jobs in
+//! the `jobs` table of SQLite or PostgreSQL, and
+//! [`AmqpQueue`](crate::jobs::amqp::AmqpQueue), which delivers them through RabbitMQ. One test
+//! suite runs against both (`tests/api/jobs.rs`). A worker *claims* due jobs: on PostgreSQL with `FOR UPDATE SKIP
 //! LOCKED`, so several workers never take the same row and never wait for each other; on SQLite
 //! inside a `BEGIN IMMEDIATE` transaction, since SQLite has one writer at a time anyway. A claim is
 //! a *lease*: the job is the worker's until `lease_until`, which the worker pushes forward while
@@ -17,7 +19,8 @@
 //!
 //! **Why:** the database as the queue gives what a broker cannot: [`enqueue_in`] writes the job in
 //! the same transaction as the change that caused it, so a committed sale always has its receipt
-//! queued and a rolled-back one never sends it (a broker needs an outbox table for that). Retries
+//! queued and a rolled-back one never sends it (a broker needs an outbox for that, which is how
+//! [`AmqpQueue`](crate::jobs::amqp::AmqpQueue) uses this same table). Retries
 //! wait in the row (`run_at`), so a job that waits for its next try survives a restart. The
 //! guarantee is *at least once*: a job whose worker died after the work but before the commit
 //! runs again, so every handler must be idempotent.
@@ -89,20 +92,20 @@ impl JobState {
 /// A job as the `jobs` table keeps it.
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = jobs)]
-struct JobRow {
-    id: i32,
-    kind: String,
-    payload: String,
-    state: String,
-    attempts: i32,
-    max_attempts: i32,
-    run_at: i64,
-    lease_until: Option<i64>,
-    worker: Option<String>,
-    result: Option<String>,
-    error: Option<String>,
-    created_at: i64,
-    updated_at: i64,
+pub(crate) struct JobRow {
+    pub(crate) id: i32,
+    pub(crate) kind: String,
+    pub(crate) payload: String,
+    pub(crate) state: String,
+    pub(crate) attempts: i32,
+    pub(crate) max_attempts: i32,
+    pub(crate) run_at: i64,
+    pub(crate) lease_until: Option<i64>,
+    pub(crate) worker: Option<String>,
+    pub(crate) result: Option<String>,
+    pub(crate) error: Option<String>,
+    pub(crate) created_at: i64,
+    pub(crate) updated_at: i64,
 }
 
 /// A job, as the API shows it and a worker runs it.
@@ -187,6 +190,13 @@ impl Job {
     }
 }
 
+/// A job a worker has taken, and what it holds the job by until it records how the run ended.
+#[derive(Debug)]
+pub struct Claimed<H> {
+    pub job: Job,
+    pub hold: H,
+}
+
 /// How a run ended badly.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -213,42 +223,51 @@ pub struct Stats {
     pub counts: std::collections::BTreeMap<&'static str, i64>,
     /// The ten most recently failed jobs (retrying, failed or dead), newest first.
     pub recent_failures: Vec<Job>,
+    /// Messages in RabbitMQ's dead-letter queue, when the jobs go through RabbitMQ.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_letters: Option<u32>,
 }
 
 /// What a queue does, whatever keeps the jobs. Native `async fn` in a trait is not object-safe,
 /// so code that takes "any queue" is generic over `Q: Queue` (the worker, the shared test suite)
 /// rather than holding a `dyn Queue`.
 pub trait Queue: Clone + Send + Sync + 'static {
+    /// What a worker holds a job by while it runs it: a [`Lease`] in the `jobs` table
+    /// ([`DbQueue`]), or a delivery it has not acknowledged yet
+    /// ([`AmqpQueue`](crate::jobs::amqp::AmqpQueue)). Either way, a worker that dies lets go of it
+    /// by itself: the lease runs out, or the broker sees the connection close.
+    type Hold: std::fmt::Debug + Send + Sync + 'static;
+
     /// Adds a job; it runs at `job.run_at` or later.
     fn enqueue(&self, job: NewJob) -> impl Future<Output = anyhow::Result<Job>> + Send;
 
-    /// Takes up to `limit` due jobs for `worker`, each for `lease`. A job whose lease ran out
-    /// (its worker died) is due again.
+    /// Takes up to `limit` due jobs for `worker`; a [`DbQueue`] holds each for `lease`. A job
+    /// whose worker died is due again.
     fn claim(
         &self,
         worker: &str,
         limit: usize,
         lease: Duration,
-    ) -> impl Future<Output = anyhow::Result<Vec<Job>>> + Send;
+    ) -> impl Future<Output = anyhow::Result<Vec<Claimed<Self::Hold>>>> + Send;
 
-    /// Pushes the lease forward; `false` when it was lost.
+    /// Keeps the job for another `by`; `false` when it was lost (another worker may have it).
     fn extend(
         &self,
-        lease: &Lease,
+        hold: &Self::Hold,
         by: Duration,
     ) -> impl Future<Output = anyhow::Result<bool>> + Send;
 
-    /// Records success; `false` when the lease was lost (the result is dropped).
+    /// Records success; `false` when the job was lost (the result is dropped).
     fn succeed(
         &self,
-        lease: &Lease,
+        hold: &Self::Hold,
         result: serde_json::Value,
     ) -> impl Future<Output = anyhow::Result<bool>> + Send;
 
     /// Records a failure: retrying at `retry_at`, or failed, or dead when it was the last attempt.
     fn fail(
         &self,
-        lease: &Lease,
+        hold: &Self::Hold,
         failure: Failure,
         retry_at: i64,
     ) -> impl Future<Output = anyhow::Result<JobState>> + Send;
@@ -289,7 +308,13 @@ impl DbQueue {
         self.enqueued.notify_waiters();
     }
 
-    async fn run<T: Send + 'static>(
+    /// Which database keeps the jobs.
+    pub fn backend(&self) -> Backend {
+        self.database.backend
+    }
+
+    /// Runs `work` on a pooled connection, on a blocking thread.
+    pub(crate) async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut AnyConnection) -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
@@ -377,13 +402,20 @@ macro_rules! leased {
 }
 
 impl Queue for DbQueue {
+    type Hold = Lease;
+
     async fn enqueue(&self, job: NewJob) -> anyhow::Result<Job> {
         let job = self.run(move |conn| enqueue_in(conn, &job)).await?;
         self.notify();
         Ok(job)
     }
 
-    async fn claim(&self, worker: &str, limit: usize, lease: Duration) -> anyhow::Result<Vec<Job>> {
+    async fn claim(
+        &self,
+        worker: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> anyhow::Result<Vec<Claimed<Lease>>> {
         let worker = worker.to_owned();
         let backend = self.database.backend;
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
@@ -410,7 +442,13 @@ impl Queue for DbQueue {
             .map(Job::try_from)
             .collect::<anyhow::Result<_>>()?;
         jobs.sort_by_key(|job| (job.run_at, job.id));
-        Ok(jobs)
+        Ok(jobs
+            .into_iter()
+            .map(|job| Claimed {
+                hold: job.lease(),
+                job,
+            })
+            .collect())
     }
 
     async fn extend(&self, lease: &Lease, by: Duration) -> anyhow::Result<bool> {
@@ -480,6 +518,8 @@ impl Queue for DbQueue {
                     jobs::error.eq(error),
                     jobs::run_at.eq(run_at),
                     jobs::lease_until.eq(None::<i64>),
+                    // For the RabbitMQ queue's relay: the next try is a new delivery to publish.
+                    jobs::published_at.eq(None::<i64>),
                     jobs::updated_at.eq(now_ms()),
                 ))
                 .execute(conn)?;
@@ -563,6 +603,7 @@ impl Queue for DbQueue {
                 .into_iter()
                 .map(Job::try_from)
                 .collect::<anyhow::Result<_>>()?,
+            dead_letters: None,
         })
     }
 

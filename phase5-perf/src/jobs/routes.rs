@@ -5,8 +5,8 @@
 //! **Python:** a view that calls `task.delay()` and returns `{"task_id": ...}` with 202; another
 //! that reads `AsyncResult(task_id).state`; Flower's dashboard.
 //!
-//! **Rust:** four handlers over the [`Queue`](crate::jobs::queue::Queue) (the database queue in
-//! this app), and one monitor route that answers JSON or an HTML page by `Accept`.
+//! **Rust:** four handlers over the jobs' records ([`DbQueue`]: the table, whether or not
+//! RabbitMQ delivers them), and one monitor route that answers JSON or an HTML page by `Accept`.
 //!
 //! **Why:** the job's URL is the contract: the client gets it in `Location`, and everything it may
 //! want to know (state, attempt, next run, result, error) is there.
@@ -21,6 +21,7 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use crate::clock::now_ms;
+use crate::jobs::amqp::AmqpQueue;
 use crate::jobs::queue::{Cancelled, DbQueue, Job, JobState, NewJob, Queue, Stats};
 use crate::jobs::tasks::Task;
 
@@ -139,8 +140,12 @@ pub(crate) async fn cancel(
 pub(crate) async fn monitor(
     req: HttpRequest,
     queue: web::Data<DbQueue>,
+    broker: Option<web::Data<AmqpQueue>>,
 ) -> Result<HttpResponse, ApiError> {
-    let stats = queue.stats().await?;
+    let mut stats = queue.stats().await?;
+    if let Some(broker) = broker {
+        stats.dead_letters = Some(broker.dead_letters().await?);
+    }
     let wants_html = req
         .headers()
         .get(header::ACCEPT)
@@ -170,6 +175,11 @@ fn page(stats: &Stats) -> String {
         html.push_str(&format!(
             "<tr><td>{}</td><td>{count}</td></tr>",
             state.as_str()
+        ));
+    }
+    if let Some(dead_letters) = stats.dead_letters {
+        html.push_str(&format!(
+            "<tr><td>RabbitMQ's dead letters</td><td>{dead_letters}</td></tr>"
         ));
     }
     html.push_str("</table><h2>Latest failures</h2><table><tr><th>job</th><th>kind</th><th>state</th><th>attempts</th><th>error</th></tr>");

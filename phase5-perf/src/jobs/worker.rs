@@ -5,10 +5,12 @@
 //! **Python:** `celery -A app worker --concurrency 4` (a pool of processes or threads, each taking
 //! one message at a time, `acks_late` so that a crash re-delivers), `rq worker`, `dramatiq app`.
 //!
-//! **Rust:** one async loop ([`Worker::run`]) that claims as many jobs as it has free slots and
-//! runs each as a task of a `JoinSet`; `concurrency` bounds the slots. While a job runs, its task
-//! pushes the lease forward every third of the lease, so a long job keeps it and a dead worker
-//! loses it within one lease. A failure is recorded with the time of its next try
+//! **Rust:** one async loop ([`Worker::run`]), generic over the [`Queue`], that claims as many
+//! jobs as it has free slots and runs each as a task of a `JoinSet`; `concurrency` bounds the
+//! slots (and is the prefetch, through RabbitMQ). While a job runs, its task keeps hold of it
+//! every third of the lease: on the database queue that pushes the lease forward, so a long job
+//! keeps it and a dead worker loses it within one lease; through RabbitMQ the unacknowledged
+//! delivery is the hold, and the task only checks that the channel is still there. A failure is recorded with the time of its next try
 //! ([`backoff`]), in the row, so a restart does not forget it. `cargo run -p phase5-perf --
 //! worker` runs one as its own process; the server runs one in process too (`--workers`, 0 for
 //! none), which is the embedded default.
@@ -16,7 +18,8 @@
 //! **Why:** the shutdown is the part that loses jobs when done wrong. On SIGTERM (what `docker
 //! stop`, systemd and Kubernetes send) the worker stops claiming and waits for the jobs it is
 //! running, as Celery's warm shutdown does. On `kill -9` nothing can run, and nothing needs to:
-//! the leases of its jobs run out and another worker claims them again.
+//! the leases of its jobs run out (or the broker sees the connection drop) and another worker
+//! claims them again.
 
 use std::future::Future;
 use std::time::Duration;
@@ -25,7 +28,7 @@ use common::db::Database;
 use tokio::task::JoinSet;
 
 use crate::clock::now_ms;
-use crate::jobs::queue::{Failure, Job, JobState, Queue, backoff};
+use crate::jobs::queue::{Claimed, Failure, JobState, Queue, backoff};
 use crate::jobs::tasks;
 
 /// How a worker runs.
@@ -89,14 +92,14 @@ impl<Q: Queue> Worker<Q> {
             let free = config.concurrency.saturating_sub(running.len());
             if free > 0 {
                 match queue.claim(&config.name, free, config.lease).await {
-                    Ok(jobs) => {
-                        let claimed = jobs.len();
-                        for job in jobs {
+                    Ok(claimed_jobs) => {
+                        let claimed = claimed_jobs.len();
+                        for claimed in claimed_jobs {
                             running.spawn(run_one(
                                 queue.clone(),
                                 database.clone(),
                                 config.clone(),
-                                job,
+                                claimed,
                             ));
                         }
                         // A full claim: more may be due at once.
@@ -123,9 +126,13 @@ impl<Q: Queue> Worker<Q> {
     }
 }
 
-/// Runs one claimed job, keeping its lease alive, and records how it ended.
-async fn run_one<Q: Queue>(queue: Q, database: Database, config: WorkerConfig, job: Job) {
-    let lease = job.lease();
+/// Runs one claimed job, keeping hold of it, and records how it ended.
+async fn run_one<Q: Queue>(
+    queue: Q,
+    database: Database,
+    config: WorkerConfig,
+    Claimed { job, hold }: Claimed<Q::Hold>,
+) {
     tracing::info!(job = job.id, kind = %job.kind, attempt = job.attempts, worker = %config.name, "job started");
     let work = tasks::run(&job, &database);
     tokio::pin!(work);
@@ -134,10 +141,10 @@ async fn run_one<Q: Queue>(queue: Q, database: Database, config: WorkerConfig, j
     let outcome = loop {
         tokio::select! {
             outcome = &mut work => break outcome,
-            _ = renew.tick() => match queue.extend(&lease, config.lease).await {
+            _ = renew.tick() => match queue.extend(&hold, config.lease).await {
                 Ok(true) => {}
                 Ok(false) => {
-                    tracing::warn!(job = job.id, "lost the lease: another worker has the job now");
+                    tracing::warn!(job = job.id, "lost hold of the job: another worker may have it now");
                     return;
                 }
                 Err(err) => tracing::warn!(job = job.id, "cannot extend the lease: {err:#}"),
@@ -145,13 +152,13 @@ async fn run_one<Q: Queue>(queue: Q, database: Database, config: WorkerConfig, j
         }
     };
     let recorded = match outcome {
-        Ok(result) => queue.succeed(&lease, result).await.map(|kept| {
+        Ok(result) => queue.succeed(&hold, result).await.map(|kept| {
             if kept {
                 tracing::info!(job = job.id, "job succeeded");
             } else {
                 tracing::warn!(
                     job = job.id,
-                    "job done, but its lease was lost: result dropped"
+                    "job done, but it was lost meanwhile: result dropped"
                 );
             }
         }),
@@ -162,7 +169,7 @@ async fn run_one<Q: Queue>(queue: Q, database: Database, config: WorkerConfig, j
                 Failure::Retryable(error) | Failure::Permanent(error) => error.clone(),
             };
             queue
-                .fail(&lease, failure, retry_at)
+                .fail(&hold, failure, retry_at)
                 .await
                 .map(|state| match state {
                     JobState::Retrying => tracing::warn!(

@@ -1,17 +1,18 @@
 //! 5.3: the queue's contract, one suite for every implementation; the API's 202 and job states.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::db::testing::TestDatabase;
 use common::db::write_transaction;
 use phase5_perf::SCHEMA;
 use phase5_perf::clock::now_ms;
-use phase5_perf::jobs::queue::{Cancelled, DbQueue, Failure, JobState, NewJob, Queue};
+use phase5_perf::jobs::amqp::{AmqpQueue, AmqpSettings};
+use phase5_perf::jobs::queue::{Cancelled, Claimed, DbQueue, Failure, JobState, NewJob, Queue};
 use phase5_perf::sales::{self, NewSale};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{Phase5, header};
+use crate::support::{Phase5, amqp, header};
 
 fn sleep_job(ms: u64) -> NewJob {
     NewJob {
@@ -24,68 +25,163 @@ fn sleep_job(ms: u64) -> NewJob {
 
 const LEASE: Duration = Duration::from_millis(300);
 
+/// One implementation of [`Queue`] under test: its workers, and how one of them dies.
+trait Harness {
+    type Q: Queue;
+
+    /// The queue as a new worker process has it (for RabbitMQ, a connection of its own).
+    async fn worker(&self) -> Self::Q;
+
+    /// `worker` dies without a word (no acknowledgement, no renewal): what it held must come back.
+    async fn kill(&self, worker: &Self::Q);
+}
+
+/// The database queue: a worker that dies stops renewing, and its lease runs out.
+struct InTheDatabase(DbQueue);
+
+impl Harness for InTheDatabase {
+    type Q = DbQueue;
+
+    async fn worker(&self) -> DbQueue {
+        self.0.clone()
+    }
+
+    async fn kill(&self, _worker: &DbQueue) {
+        tokio::time::sleep(LEASE + Duration::from_millis(100)).await;
+    }
+}
+
+/// RabbitMQ: a worker that dies closes its connection, and the broker delivers again.
+struct ThroughRabbitMq {
+    records: DbQueue,
+    settings: AmqpSettings,
+}
+
+impl ThroughRabbitMq {
+    /// RabbitMQ in front of `db`'s jobs, on a queue named for `settings` and `db`'s backend.
+    fn on(db: &TestDatabase, settings: &AmqpSettings) -> Self {
+        Self {
+            records: DbQueue::new(db.database.clone()),
+            settings: AmqpSettings {
+                queue: format!("{}.{:?}", settings.queue, db.database.backend),
+                ..settings.clone()
+            },
+        }
+    }
+
+    /// Deletes the test's queues from the broker.
+    async fn delete_queues(&self) {
+        self.worker().await.delete().await.unwrap();
+    }
+}
+
+impl Harness for ThroughRabbitMq {
+    type Q = AmqpQueue;
+
+    async fn worker(&self) -> AmqpQueue {
+        AmqpQueue::connect(self.records.clone(), self.settings.clone())
+            .await
+            .expect("connect to RabbitMQ")
+    }
+
+    async fn kill(&self, worker: &AmqpQueue) {
+        worker.close().await.unwrap();
+    }
+}
+
+/// Claims for `worker` until `n` jobs came, for at most 5 s.
+async fn claim_n<Q: Queue>(queue: &Q, worker: &str, n: usize) -> Vec<Claimed<Q::Hold>> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut claimed = Vec::new();
+    loop {
+        claimed.extend(queue.claim(worker, n - claimed.len(), LEASE).await.unwrap());
+        if claimed.len() == n {
+            return claimed;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{worker} claimed {} of {n} jobs in 5 s",
+            claimed.len()
+        );
+        queue.wait_for_work(Duration::from_millis(20)).await;
+    }
+}
+
+/// Whether `worker` claims nothing, however often it tries, for `window`.
+async fn claims_nothing<Q: Queue>(queue: &Q, worker: &str, window: Duration) -> bool {
+    let until = Instant::now() + window;
+    while Instant::now() < until {
+        if !queue.claim(worker, 10, LEASE).await.unwrap().is_empty() {
+            return false;
+        }
+        queue.wait_for_work(Duration::from_millis(10)).await;
+    }
+    true
+}
+
 /// What every queue must do. Run against each implementation.
-async fn queue_contract<Q: Queue>(queue: Q) {
-    // Claimed once: a second claim finds nothing while the lease holds.
-    let job = queue.enqueue(sleep_job(1)).await.unwrap();
+async fn queue_contract<H: Harness>(harness: &H) {
+    let (w1, w2) = (harness.worker().await, harness.worker().await);
+
+    // Claimed once: nobody else gets it while its worker lives.
+    let job = w1.enqueue(sleep_job(1)).await.unwrap();
     assert_eq!(job.state, JobState::Queued);
-    let claimed = queue.claim("w1", 10, LEASE).await.unwrap();
-    assert_eq!(claimed.len(), 1);
-    let held = &claimed[0];
+    let held = claim_n(&w1, "w1", 1).await.remove(0);
     assert_eq!(
-        (held.id, held.state, held.attempts),
+        (held.job.id, held.job.state, held.job.attempts),
         (job.id, JobState::Running, 1)
     );
-    assert!(queue.claim("w2", 10, LEASE).await.unwrap().is_empty());
+    assert!(claims_nothing(&w2, "w2", Duration::from_millis(200)).await);
+    assert!(w1.extend(&held.hold, LEASE).await.unwrap());
 
-    // Extending keeps it; a lease that runs out hands it to the next claim, and the old holder
-    // can no longer record anything.
-    assert!(queue.extend(&held.lease(), LEASE).await.unwrap());
-    tokio::time::sleep(LEASE + Duration::from_millis(100)).await;
-    let retaken = queue.claim("w2", 10, LEASE).await.unwrap();
-    assert_eq!(retaken.len(), 1);
+    // Its worker dies: the next claim takes it, and the dead worker can record nothing.
+    harness.kill(&w1).await;
+    let retaken = claim_n(&w2, "w2", 1).await.remove(0);
     assert_eq!(
-        (retaken[0].attempts, retaken[0].worker.as_deref()),
-        (2, Some("w2"))
+        (
+            retaken.job.id,
+            retaken.job.attempts,
+            retaken.job.worker.as_deref()
+        ),
+        (job.id, 2, Some("w2"))
     );
-    assert!(!queue.succeed(&held.lease(), json!("late")).await.unwrap());
-    assert!(!queue.extend(&held.lease(), LEASE).await.unwrap());
+    assert!(!w1.succeed(&held.hold, json!("late")).await.unwrap());
+    assert!(!w1.extend(&held.hold, LEASE).await.unwrap());
     assert!(
-        queue
-            .succeed(&retaken[0].lease(), json!({"ok": true}))
+        w2.succeed(&retaken.hold, json!({"ok": true}))
             .await
             .unwrap()
     );
-    let done = queue.get(job.id).await.unwrap().unwrap();
+    let done = w2.get(job.id).await.unwrap().unwrap();
     assert_eq!(
         (done.state, done.result),
         (JobState::Succeeded, Some(json!({"ok": true})))
     );
 
     // A failure waits for its retry time, then runs again; the last attempt's failure is dead.
-    let flaky = queue.enqueue(sleep_job(1)).await.unwrap();
-    let first = queue.claim("w1", 10, LEASE).await.unwrap().remove(0);
+    let flaky = w2.enqueue(sleep_job(1)).await.unwrap();
+    let first = claim_n(&w2, "w2", 1).await.remove(0);
     let retry_at = now_ms() + 300;
-    let state = queue
-        .fail(&first.lease(), Failure::Retryable("busy".into()), retry_at)
+    let state = w2
+        .fail(&first.hold, Failure::Retryable("busy".into()), retry_at)
         .await
         .unwrap();
     assert_eq!(state, JobState::Retrying);
-    let waiting = queue.get(flaky.id).await.unwrap().unwrap();
+    let waiting = w2.get(flaky.id).await.unwrap().unwrap();
     assert_eq!(
         (waiting.run_at, waiting.error.as_deref()),
         (retry_at, Some("busy"))
     );
     assert!(
-        queue.claim("w1", 10, LEASE).await.unwrap().is_empty(),
+        claims_nothing(&w2, "w2", Duration::from_millis(100)).await,
         "not before run_at"
     );
-    tokio::time::sleep(Duration::from_millis(350)).await;
-    let second = queue.claim("w1", 10, LEASE).await.unwrap().remove(0);
-    assert_eq!(second.attempts, 2);
-    let state = queue
+    let second = claim_n(&w2, "w2", 1).await.remove(0);
+    assert!(now_ms() >= retry_at, "claimed before its retry time");
+    assert_eq!((second.job.id, second.job.attempts), (flaky.id, 2));
+    let state = w2
         .fail(
-            &second.lease(),
+            &second.hold,
             Failure::Retryable("still busy".into()),
             now_ms(),
         )
@@ -94,11 +190,11 @@ async fn queue_contract<Q: Queue>(queue: Q) {
     assert_eq!(state, JobState::Dead);
 
     // A permanent failure is final at once.
-    let doomed = queue.enqueue(sleep_job(1)).await.unwrap();
-    let run = queue.claim("w1", 10, LEASE).await.unwrap().remove(0);
-    let state = queue
+    let doomed = w2.enqueue(sleep_job(1)).await.unwrap();
+    let run = claim_n(&w2, "w2", 1).await.remove(0);
+    let state = w2
         .fail(
-            &run.lease(),
+            &run.hold,
             Failure::Permanent("no such address".into()),
             now_ms(),
         )
@@ -106,105 +202,198 @@ async fn queue_contract<Q: Queue>(queue: Q) {
         .unwrap();
     assert_eq!(state, JobState::Failed);
     assert_eq!(
-        queue
-            .get(doomed.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .error
-            .as_deref(),
+        w2.get(doomed.id).await.unwrap().unwrap().error.as_deref(),
         Some("no such address")
     );
 
     // A scheduled job is not due before its time, and can be cancelled until it starts.
-    let later = queue
+    let later = w2
         .enqueue(NewJob {
             run_at: Some(now_ms() + 60_000),
             ..sleep_job(1)
         })
         .await
         .unwrap();
-    assert!(queue.claim("w1", 10, LEASE).await.unwrap().is_empty());
-    assert_eq!(queue.cancel(later.id).await.unwrap(), Cancelled::Done);
+    assert!(claims_nothing(&w2, "w2", Duration::from_millis(100)).await);
+    assert_eq!(w2.cancel(later.id).await.unwrap(), Cancelled::Done);
     assert_eq!(
-        queue.cancel(job.id).await.unwrap(),
+        w2.cancel(job.id).await.unwrap(),
         Cancelled::TooLate(JobState::Succeeded)
     );
-    assert_eq!(queue.cancel(999_999).await.unwrap(), Cancelled::NoSuchJob);
+    assert_eq!(w2.cancel(999_999).await.unwrap(), Cancelled::NoSuchJob);
 
-    // A job abandoned on its last attempt is dead, not due again.
-    let abandoned = queue
+    // A job whose worker dies on its last attempt is dead, not due again. (w2 stops first, so
+    // that the broker cannot hand w2 the job meant for w3.)
+    harness.kill(&w2).await;
+    let (w3, w4) = (harness.worker().await, harness.worker().await);
+    let abandoned = w3
         .enqueue(NewJob {
             max_attempts: 1,
             ..sleep_job(1)
         })
         .await
         .unwrap();
-    queue.claim("w1", 10, LEASE).await.unwrap();
-    tokio::time::sleep(LEASE + Duration::from_millis(100)).await;
-    assert!(queue.claim("w2", 10, LEASE).await.unwrap().is_empty());
-    assert_eq!(
-        queue.get(abandoned.id).await.unwrap().unwrap().state,
-        JobState::Dead
-    );
+    claim_n(&w3, "w3", 1).await;
+    harness.kill(&w3).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while w4.get(abandoned.id).await.unwrap().unwrap().state != JobState::Dead {
+        assert!(w4.claim("w4", 10, LEASE).await.unwrap().is_empty());
+        assert!(Instant::now() < deadline, "the abandoned job never died");
+        w4.wait_for_work(Duration::from_millis(10)).await;
+    }
 
-    let stats = queue.stats().await.unwrap();
+    let stats = w4.stats().await.unwrap();
     assert_eq!(stats.counts["succeeded"], 1);
     assert_eq!(stats.counts["dead"], 2);
     assert_eq!(stats.counts["failed"], 1);
     assert_eq!(stats.counts["cancelled"], 1);
     assert_eq!(stats.recent_failures.len(), 3);
 
-    // Concurrent claims never hand one job to two workers.
+    // Concurrent claims never hand one job to two workers, and every job is handed out.
     for _ in 0..20 {
-        queue.enqueue(sleep_job(1)).await.unwrap();
+        w4.enqueue(sleep_job(1)).await.unwrap();
     }
-    let claims = futures_util::future::join_all((0..5).map(|n| {
-        let queue = queue.clone();
-        async move { queue.claim(&format!("c{n}"), 3, LEASE).await.unwrap() }
-    }))
-    .await;
-    let mut ids: Vec<i32> = claims.iter().flatten().map(|job| job.id).collect();
+    let mut workers = vec![w4];
+    for _ in 0..4 {
+        workers.push(harness.worker().await);
+    }
+    let mut ids: Vec<i32> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while ids.len() < 20 {
+        assert!(
+            Instant::now() < deadline,
+            "{} of 20 jobs claimed in 5 s",
+            ids.len()
+        );
+        let claims = futures_util::future::join_all(workers.iter().enumerate().map(
+            |(n, queue)| async move { queue.claim(&format!("c{n}"), 3, LEASE).await.unwrap() },
+        ))
+        .await;
+        ids.extend(claims.iter().flatten().map(|claimed| claimed.job.id));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let claimed = ids.len();
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), claimed, "a job was claimed twice");
-    assert_eq!(claimed, 15);
 }
 
 #[tokio::test]
 async fn the_database_queue_keeps_the_contract_on_every_backend() {
     for db in TestDatabase::all_with(&SCHEMA) {
-        queue_contract(DbQueue::new(db.database.clone())).await;
+        queue_contract(&InTheDatabase(DbQueue::new(db.database.clone()))).await;
     }
 }
 
 #[tokio::test]
-async fn a_job_is_queued_with_its_write_or_not_at_all() {
+async fn the_rabbitmq_queue_keeps_the_same_contract() {
+    let Some(settings) = amqp() else {
+        eprintln!("AMQP_URL is not set: the RabbitMQ queue is not tested");
+        return;
+    };
+    for db in TestDatabase::all_with(&SCHEMA) {
+        let harness = ThroughRabbitMq::on(&db, &settings);
+        queue_contract(&harness).await;
+        harness.delete_queues().await;
+    }
+}
+
+#[tokio::test]
+async fn rabbitmq_dead_letters_the_jobs_that_end_badly_and_the_messages_no_job_matches() {
+    let Some(settings) = amqp() else {
+        eprintln!("AMQP_URL is not set: RabbitMQ's dead letters are not tested");
+        return;
+    };
+    let db = TestDatabase::sqlite_with(&SCHEMA);
+    let worker = AmqpQueue::connect(DbQueue::new(db.database.clone()), settings)
+        .await
+        .unwrap();
+    for job in [sleep_job(1), sleep_job(1)] {
+        worker.enqueue(job).await.unwrap();
+    }
+    let mut claimed = claim_n(&worker, "w", 2).await;
+    let (second, first) = (claimed.pop().unwrap(), claimed.pop().unwrap());
+    assert!(worker.succeed(&first.hold, json!(1)).await.unwrap());
+    let failure = Failure::Permanent("no".into());
+    assert_eq!(
+        worker.fail(&second.hold, failure, now_ms()).await.unwrap(),
+        JobState::Failed
+    );
+    worker.publish_raw(b"{\"job_id\": 424242}").await.unwrap();
+    worker.publish_raw(b"not JSON").await.unwrap();
+    assert!(claims_nothing(&worker, "w", Duration::from_millis(300)).await);
+    // The failed job and the two messages no job matches; not the one that succeeded.
+    assert_eq!(worker.dead_letters().await.unwrap(), 3);
+    worker.delete().await.unwrap();
+}
+
+/// Commits one sale and rolls another back; the committed one's receipt reaches a worker of
+/// `harness`, and nothing else does.
+async fn only_the_committed_write_has_its_job<H: Harness>(db: &TestDatabase, harness: &H) {
+    let worker = harness.worker().await;
+    let database = db.database.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut conn = database.conn().unwrap();
+        let sale = |book_id| NewSale {
+            book_id,
+            customer: "ada@example.com".into(),
+            quantity: 1,
+            price_cents: 100,
+        };
+        let kept = write_transaction(&mut conn, |conn| sales::record(conn, &sale(1)));
+        // No book 999: the sale fails on its foreign key after the receipt was queued.
+        let lost = write_transaction(&mut conn, |conn| sales::record(conn, &sale(999)));
+        (kept.is_ok(), lost.is_err())
+    })
+    .await
+    .unwrap();
+    assert_eq!(outcome, (true, true));
+    let receipt = claim_n(&worker, "w", 1).await.remove(0);
+    assert_eq!(receipt.job.payload["to"], "ada@example.com");
+    assert!(worker.succeed(&receipt.hold, json!({})).await.unwrap());
+    assert!(claims_nothing(&worker, "w", Duration::from_millis(200)).await);
+    let stats = worker.stats().await.unwrap();
+    assert_eq!(
+        (stats.counts["succeeded"], stats.counts["queued"]),
+        (1, 0),
+        "only the committed sale's receipt"
+    );
+}
+
+/// A database of `SCHEMA` with the shared library in it (the books that sales refer to), for each
+/// backend this machine has.
+async fn libraries() -> Vec<TestDatabase> {
+    let mut databases = Vec::new();
     for db in TestDatabase::all_with(&SCHEMA) {
         let database = db.database.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
-            let mut conn = database.conn().unwrap();
-            common::db::seed::library(&mut conn).unwrap();
-            let sale = |book_id| NewSale {
-                book_id,
-                customer: "ada@example.com".into(),
-                quantity: 1,
-                price_cents: 100,
-            };
-            let kept = write_transaction(&mut conn, |conn| sales::record(conn, &sale(1)));
-            // No book 999: the sale fails on its foreign key after the receipt was queued.
-            let lost = write_transaction(&mut conn, |conn| sales::record(conn, &sale(999)));
-            (kept.is_ok(), lost.is_err())
+        tokio::task::spawn_blocking(move || {
+            common::db::seed::library(&mut database.conn().unwrap()).unwrap();
         })
         .await
         .unwrap();
-        assert_eq!(outcome, (true, true));
-        let stats = DbQueue::new(db.database.clone()).stats().await.unwrap();
-        assert_eq!(
-            stats.counts["queued"], 1,
-            "only the committed sale's receipt"
-        );
+        databases.push(db);
+    }
+    databases
+}
+
+#[tokio::test]
+async fn a_job_is_queued_with_its_write_or_not_at_all() {
+    for db in libraries().await {
+        let harness = InTheDatabase(DbQueue::new(db.database.clone()));
+        only_the_committed_write_has_its_job(&db, &harness).await;
+    }
+}
+
+#[tokio::test]
+async fn through_rabbitmq_a_job_is_published_with_its_write_or_not_at_all() {
+    let Some(settings) = amqp() else {
+        eprintln!("AMQP_URL is not set: the RabbitMQ queue's outbox is not tested");
+        return;
+    };
+    for db in libraries().await {
+        let harness = ThroughRabbitMq::on(&db, &settings);
+        only_the_committed_write_has_its_job(&db, &harness).await;
+        harness.delete_queues().await;
     }
 }
 
@@ -221,10 +410,23 @@ async fn wait_for(app: &Phase5, location: &str, state: &str) -> Value {
 
 #[tokio::test]
 async fn a_submitted_job_answers_202_and_shows_each_state() {
+    let through_rabbitmq = amqp();
+    submitted_jobs_on(None).await;
+    if let Some(settings) = through_rabbitmq {
+        submitted_jobs_on(Some(settings)).await;
+    }
+}
+
+/// The API's flow, with the server's own worker, on the database queue or through RabbitMQ.
+async fn submitted_jobs_on(broker: Option<AmqpSettings>) {
     let app = Phase5::start(TestDatabase::sqlite_with(&SCHEMA), |config| {
         config.workers = 2;
         config.jobs.poll_ms = 20;
         config.jobs.retry_base_ms = 100;
+        if let Some(broker) = &broker {
+            config.jobs.amqp_url = Some(broker.url.clone());
+            config.jobs.amqp_queue = broker.queue.clone();
+        }
     })
     .await;
     let submit = |body: Value| app.http.post(app.url("/jobs")).json(&body).send();
@@ -289,6 +491,9 @@ async fn a_submitted_job_answers_202_and_shows_each_state() {
     assert_eq!(monitor["counts"]["failed"], 1);
     assert_eq!(monitor["counts"]["dead"], 1);
     assert_eq!(monitor["recent_failures"][0]["state"], "dead");
+    // Through RabbitMQ, the failed email's and the dead sleep's messages are dead letters.
+    let dead_letters = broker.as_ref().map(|_| json!(2)).unwrap_or(Value::Null);
+    assert_eq!(monitor["dead_letters"], dead_letters);
     let page = app
         .http
         .get(app.url("/jobs"))
@@ -299,6 +504,11 @@ async fn a_submitted_job_answers_202_and_shows_each_state() {
     assert!(header(&page, "content-type").starts_with("text/html"));
     let page = page.text().await.unwrap();
     assert!(page.contains("<td>dead</td><td>1</td>") && page.contains("example.invalid"));
+    if let Some(settings) = broker {
+        let records = DbQueue::new(app.database.database.clone());
+        let queue = AmqpQueue::connect(records, settings).await.unwrap();
+        queue.delete().await.unwrap();
+    }
 }
 
 #[tokio::test]

@@ -6,19 +6,45 @@ use std::time::{Duration, Instant};
 
 use common::db::testing::TestDatabase;
 use phase5_perf::SCHEMA;
+use phase5_perf::jobs::amqp::{AmqpQueue, AmqpSettings};
 use phase5_perf::jobs::queue::{DbQueue, Job, JobState, NewJob, Queue};
+
+use crate::support::amqp;
 use serde_json::json;
 
-/// `phase5-perf worker` on `database_url`, named `name`, one job at a time, a short lease.
-fn worker(database_url: &str, name: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_phase5-perf"))
+/// `phase5-perf worker` on `database_url`, named `name`, one job at a time, a short lease; its
+/// jobs through RabbitMQ when `broker` says so.
+fn worker(database_url: &str, name: &str, broker: Option<&AmqpSettings>) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_phase5-perf"));
+    command
         .args(["worker", "--database-url", database_url, "--instance", name])
         .args(["--concurrency", "1", "--lease-ms", "600", "--poll-ms", "50"])
         .env_remove("DATABASE_URL")
+        .env_remove("AMQP_URL")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start a worker process")
+        .stderr(Stdio::null());
+    if let Some(broker) = broker {
+        command.args([
+            "--amqp-url",
+            broker.url.expose(),
+            "--amqp-queue",
+            &broker.queue,
+        ]);
+    }
+    command.spawn().expect("start a worker process")
+}
+
+/// The database alone, and RabbitMQ when `AMQP_URL` names it.
+fn brokers() -> Vec<Option<AmqpSettings>> {
+    std::iter::once(None).chain(amqp().map(Some)).collect()
+}
+
+/// Deletes the test's RabbitMQ queues.
+async fn delete_queues(db: &TestDatabase, broker: Option<AmqpSettings>) {
+    if let Some(settings) = broker {
+        let queue = AmqpQueue::connect(DbQueue::new(db.database.clone()), settings);
+        queue.await.unwrap().delete().await.unwrap();
+    }
 }
 
 async fn sleep_job(queue: &DbQueue, ms: u64) -> Job {
@@ -58,10 +84,14 @@ impl Drop for Reaped {
 
 #[tokio::test]
 async fn a_job_whose_worker_is_killed_runs_again_and_completes() {
-    for db in TestDatabase::all_with(&SCHEMA) {
+    let databases = TestDatabase::all_with(&SCHEMA);
+    for (db, broker) in databases
+        .iter()
+        .flat_map(|db| brokers().into_iter().map(move |broker| (db, broker)))
+    {
         let queue = DbQueue::new(db.database.clone());
         let job = sleep_job(&queue, 1500).await;
-        let mut doomed = Reaped(worker(db.database.url(), "doomed"));
+        let mut doomed = Reaped(worker(db.database.url(), "doomed", broker.as_ref()));
         until(&queue, job.id, "started", |job| {
             job.state == JobState::Running
         })
@@ -74,22 +104,30 @@ async fn a_job_whose_worker_is_killed_runs_again_and_completes() {
             (JobState::Running, Some("doomed"))
         );
 
-        let _rescuer = Reaped(worker(db.database.url(), "rescuer"));
+        let rescuer = Reaped(worker(db.database.url(), "rescuer", broker.as_ref()));
         let done = until(&queue, job.id, "succeeded", |job| {
             job.state == JobState::Succeeded
         })
         .await;
         assert_eq!(done.attempts, 2, "{done:?}");
         assert_eq!(done.worker.as_deref(), Some("rescuer"));
+        drop(rescuer);
+        delete_queues(db, broker).await;
     }
 }
 
 #[tokio::test]
 async fn sigterm_lets_the_worker_finish_its_job_and_take_no_new_one() {
+    for broker in brokers() {
+        sigterm_on(broker).await;
+    }
+}
+
+async fn sigterm_on(broker: Option<AmqpSettings>) {
     let db = TestDatabase::sqlite_with(&SCHEMA);
     let queue = DbQueue::new(db.database.clone());
     let first = sleep_job(&queue, 1000).await;
-    let mut process = Reaped(worker(db.database.url(), "polite"));
+    let mut process = Reaped(worker(db.database.url(), "polite", broker.as_ref()));
     until(&queue, first.id, "started", |job| {
         job.state == JobState::Running
     })
@@ -125,4 +163,5 @@ async fn sigterm_lets_the_worker_finish_its_job_and_take_no_new_one() {
         (JobState::Queued, 0),
         "no new job taken"
     );
+    delete_queues(&db, broker).await;
 }

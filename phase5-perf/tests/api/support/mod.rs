@@ -74,3 +74,16 @@ pub fn redis() -> Option<(String, String)> {
     let url = common::testing::service_url("REDIS_URL")?;
     Some((url, common::testing::unique_name("phase5_test")))
 }
+
+/// RabbitMQ settings with a queue no other test shares, when `AMQP_URL` is set (a failure without
+/// it under `REQUIRE_SERVICES=1`): a prefetch of 10, and a relay that looks for due jobs every
+/// 20 ms.
+pub fn amqp() -> Option<phase5_perf::jobs::amqp::AmqpSettings> {
+    let url = common::testing::service_url("AMQP_URL")?;
+    Some(phase5_perf::jobs::amqp::AmqpSettings {
+        url: url.into(),
+        queue: common::testing::unique_name("phase5_test_jobs"),
+        prefetch: 10,
+        poll: std::time::Duration::from_millis(20),
+    })
+}
