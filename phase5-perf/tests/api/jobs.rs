@@ -12,7 +12,7 @@ use phase5_perf::sales::{self, NewSale};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{Phase5, amqp, header};
+use crate::support::{Phase5, amqp, delete_queues, header};
 
 fn sleep_job(ms: u64) -> NewJob {
     NewJob {
@@ -505,9 +505,7 @@ async fn submitted_jobs_on(broker: Option<AmqpSettings>) {
     let page = page.text().await.unwrap();
     assert!(page.contains("<td>dead</td><td>1</td>") && page.contains("example.invalid"));
     if let Some(settings) = broker {
-        let records = DbQueue::new(app.database.database.clone());
-        let queue = AmqpQueue::connect(records, settings).await.unwrap();
-        queue.delete().await.unwrap();
+        delete_queues(&app.database.database, settings).await;
     }
 }
 

@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use common::db::testing::TestDatabase;
 use phase5_perf::SCHEMA;
-use phase5_perf::jobs::amqp::{AmqpQueue, AmqpSettings};
+use phase5_perf::jobs::amqp::AmqpSettings;
 use phase5_perf::jobs::queue::{DbQueue, Job, JobState, NewJob, Queue};
 
-use crate::support::amqp;
+use crate::support::{self, amqp};
 use serde_json::json;
 
 /// `phase5-perf worker` on `database_url`, named `name`, one job at a time, a short lease; its
@@ -39,11 +39,10 @@ fn brokers() -> Vec<Option<AmqpSettings>> {
     std::iter::once(None).chain(amqp().map(Some)).collect()
 }
 
-/// Deletes the test's RabbitMQ queues.
+/// Deletes the test's RabbitMQ queues, if it used any.
 async fn delete_queues(db: &TestDatabase, broker: Option<AmqpSettings>) {
     if let Some(settings) = broker {
-        let queue = AmqpQueue::connect(DbQueue::new(db.database.clone()), settings);
-        queue.await.unwrap().delete().await.unwrap();
+        support::delete_queues(&db.database, settings).await;
     }
 }
 

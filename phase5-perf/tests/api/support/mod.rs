@@ -78,6 +78,21 @@ pub fn redis() -> Option<(String, String)> {
 /// RabbitMQ settings with a queue no other test shares, when `AMQP_URL` is set (a failure without
 /// it under `REQUIRE_SERVICES=1`): a prefetch of 10, and a relay that looks for due jobs every
 /// 20 ms.
+/// Deletes a test's RabbitMQ queues (those `settings` names), connecting for the purpose.
+pub async fn delete_queues(
+    database: &common::db::Database,
+    settings: phase5_perf::jobs::amqp::AmqpSettings,
+) {
+    let records = phase5_perf::jobs::queue::DbQueue::new(database.clone());
+    let queue = phase5_perf::jobs::amqp::AmqpQueue::connect(records, settings);
+    queue
+        .await
+        .expect("connect to RabbitMQ")
+        .delete()
+        .await
+        .expect("delete the queues");
+}
+
 pub fn amqp() -> Option<phase5_perf::jobs::amqp::AmqpSettings> {
     let url = common::testing::service_url("AMQP_URL")?;
     Some(phase5_perf::jobs::amqp::AmqpSettings {
