@@ -34,6 +34,7 @@
 use std::future::{Ready, ready};
 use std::ops::Deref;
 
+use actix_router::{ResourceDef, ResourcePath};
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
@@ -149,27 +150,89 @@ impl<T: DeserializeOwned> FromRequest for Path<T> {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let params = req.match_info();
-        // The fast path deserializes once; only a failure is deserialized again, tracking where.
-        if let Ok(value) = T::deserialize(actix_router::PathDeserializer::new(params)) {
-            return ready(Ok(Path(value)));
-        }
-        let deserializer = actix_router::PathDeserializer::new(params);
-        ready(
-            serde_path_to_error::deserialize(deserializer)
-                .map(Path)
-                .map_err(|err| {
-                    let names: Vec<&str> = params.iter().map(|(name, _)| name).collect();
-                    let root = match names.as_slice() {
-                        [one] => one,
-                        _ => "path",
-                    };
-                    let error =
-                        field_error(&err, root, |field| params.get(field).map(str::to_owned));
-                    problem(StatusCode::BAD_REQUEST, Location::Path, vec![error])
-                }),
-        )
+        ready(decode_path(req.match_info()).map(Path))
     }
+}
+
+/// Deserializes a route's parameters into `T`, or says which one is wrong.
+fn decode_path<T: DeserializeOwned, R: ResourcePath>(
+    params: &actix_router::Path<R>,
+) -> Result<T, ApiError> {
+    // The fast path deserializes once; only a failure is deserialized again, tracking where.
+    if let Ok(value) = T::deserialize(actix_router::PathDeserializer::new(params)) {
+        return Ok(value);
+    }
+    let err = match serde_path_to_error::deserialize(actix_router::PathDeserializer::new(params)) {
+        Ok(value) => return Ok(value),
+        Err(err) => err,
+    };
+    let names: Vec<&str> = params.iter().map(|(name, _)| name).collect();
+    let root = match names.as_slice() {
+        [one] => one,
+        _ => "path",
+    };
+    let error = field_error(&err, root, |field| params.get(field).map(str::to_owned));
+    if let Some(rewritten) = whole_number_segment(params, &error) {
+        return decode_path(&rewritten);
+    }
+    Err(problem(
+        StatusCode::BAD_REQUEST,
+        Location::Path,
+        vec![error],
+    ))
+}
+
+/// The whole number that a decimal writes (`1.0` → `1`, `-3.00` → `-3`); `None` for anything
+/// else, `1.5` included.
+///
+/// To JSON Schema, and so to an OpenAPI document, `1.0` *is* an integer: a client or a fuzzer that
+/// reads `type: integer` may send `/books/1.0` and mean book 1. Rust's `i32::from_str` refuses
+/// it, so a path segment or query value that fails as a whole number is looked at again, and read
+/// as the integer it is when it has no fraction. (JSON bodies do the same for `60.0`: see
+/// `json::whole_floats_to_integers`.)
+fn written_as_decimal(raw: &str) -> Option<&str> {
+    let (whole, fraction) = raw.split_once('.')?;
+    let digits = whole.strip_prefix(['-', '+']).unwrap_or(whole);
+    let whole_number = !digits.is_empty()
+        && digits.bytes().all(|byte| byte.is_ascii_digit())
+        && !fraction.is_empty()
+        && fraction.bytes().all(|byte| byte == b'0');
+    whole_number.then_some(whole)
+}
+
+/// Whether `error` says that a whole number was expected.
+fn wants_whole_number(error: &FieldError) -> bool {
+    error.code == "type" && error.message.starts_with("must be a whole number")
+}
+
+/// The same path parameters with the one that `error` names written as the whole number its
+/// decimal stands for, if it is one. actix-router's `Path` can only be filled by matching a
+/// route, so the parameters are matched again against a route made of their names.
+fn whole_number_segment<R: ResourcePath>(
+    params: &actix_router::Path<R>,
+    error: &FieldError,
+) -> Option<actix_router::Path<String>> {
+    if !wants_whole_number(error) {
+        return None;
+    }
+    let (mut route, mut path, mut rewritten) = (String::new(), String::new(), false);
+    for (name, value) in params.iter() {
+        let value = match written_as_decimal(value) {
+            Some(whole) if name == error.field => {
+                rewritten = true;
+                whole
+            }
+            _ => value,
+        };
+        if value.contains('/') {
+            return None;
+        }
+        route.push_str(&format!("/{{{name}}}"));
+        path.push('/');
+        path.push_str(value);
+    }
+    let mut matched = actix_router::Path::new(path);
+    (rewritten && ResourceDef::new(route).capture_match_info(&mut matched)).then_some(matched)
 }
 
 /// The query string, deserialized into `T`. Missing optional fields take their serde default; a
@@ -204,12 +267,44 @@ fn decode_form<T: DeserializeOwned>(input: &[u8]) -> Result<T, Vec<FieldError>> 
     let mut note_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
     let deserializer = serde_html_form::Deserializer::from_bytes(input);
     let deserializer = serde_ignored::Deserializer::new(deserializer, &mut note_unknown);
-    let value = serde_path_to_error::deserialize(deserializer)
-        .map_err(|err| vec![field_error(&err, "query", raw)])?;
+    let value = match serde_path_to_error::deserialize(deserializer) {
+        Ok(value) => value,
+        Err(err) => {
+            let error = field_error(&err, "query", raw);
+            return match whole_number_values(input, &error) {
+                Some(rewritten) => decode_form(&rewritten),
+                None => Err(vec![error]),
+            };
+        }
+    };
     if unknown.is_empty() {
         return Ok(value);
     }
     Err(unknown.into_iter().map(unknown_parameter).collect())
+}
+
+/// The same form with every value of the key that `error` names written as the whole number its
+/// decimal stands for (see [`written_as_decimal`]), if any is one.
+fn whole_number_values(input: &[u8], error: &FieldError) -> Option<Vec<u8>> {
+    if !wants_whole_number(error) {
+        return None;
+    }
+    // A list parameter is named with its index: `ids[1]`.
+    let key = error.field.split('[').next().unwrap_or(&error.field);
+    let mut rewritten = false;
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in url::form_urlencoded::parse(input) {
+        match written_as_decimal(&value) {
+            Some(whole) if name == key => {
+                rewritten = true;
+                form.append_pair(&name, whole);
+            }
+            _ => {
+                form.append_pair(&name, &value);
+            }
+        }
+    }
+    rewritten.then(|| form.finish().into_bytes())
 }
 
 fn unknown_parameter(name: String) -> FieldError {
@@ -1087,6 +1182,61 @@ mod tests {
                 "id".into(),
                 "must be a whole number, 0 or more, not `-1`".into()
             )]
+        );
+    }
+
+    fn path<T: DeserializeOwned>(params: &[(&'static str, &'static str)]) -> Result<T, ApiError> {
+        let req = params
+            .iter()
+            .fold(TestRequest::get(), |req, (name, value)| {
+                req.param(*name, *value)
+            })
+            .to_http_request();
+        futures_util::FutureExt::now_or_never(Path::<T>::from_request(&req, &mut Payload::None))
+            .expect("ready")
+            .map(Path::into_inner)
+    }
+
+    #[test]
+    fn a_whole_number_written_as_a_decimal_is_that_number() {
+        assert_eq!(path::<i32>(&[("id", "1.0")]).unwrap(), 1);
+        assert_eq!(path::<i32>(&[("id", "-3.00")]).unwrap(), -3);
+        #[derive(Debug, Deserialize, PartialEq)]
+        struct Step {
+            id: i32,
+            action: String,
+        }
+        let step = path::<Step>(&[("id", "7.0"), ("action", "2.0")]).unwrap();
+        assert_eq!(
+            step,
+            Step {
+                id: 7,
+                action: "2.0".into()
+            },
+            "only the integer is rewritten"
+        );
+        for fraction in ["1.5", "1.", ".0", "1.0.0", "1e3"] {
+            let err = path::<i32>(&[("id", fraction)]).unwrap_err();
+            assert_eq!(err.status(), StatusCode::BAD_REQUEST, "{fraction}");
+            assert!(
+                fields(&err)[0].1.ends_with(&format!("not `{fraction}`")),
+                "{fraction}: {:?}",
+                fields(&err)
+            );
+        }
+
+        let params = query::<Params>("/?page=2.0&tag=1.0").unwrap();
+        assert_eq!((params.page, params.tag.as_deref()), (2, Some("1.0")));
+        #[derive(Debug, Deserialize)]
+        struct Ids {
+            #[serde(default)]
+            id: Vec<u32>,
+        }
+        assert_eq!(query::<Ids>("/?id=1&id=2.00").unwrap().id, [1, 2]);
+        let err = query::<Params>("/?page=2.5").unwrap_err();
+        assert_eq!(
+            fields(&err),
+            [("page".into(), "must be a whole number, not `2.5`".into())]
         );
     }
 
