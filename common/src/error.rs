@@ -111,7 +111,16 @@ impl ApiError {
 
     /// Adds an extension member to the problem document: `("error", "invalid_grant")` makes an OAuth
     /// token endpoint's error readable by OAuth clients, which look for that member.
+    ///
+    /// RFC 9457's own members (`type`, `title`, `status`, `detail`, `instance`) and `errors` cannot
+    /// be extensions: a second `title` would make the document invalid JSON for strict parsers. Such
+    /// a name is dropped and logged.
     pub fn with_member(mut self, name: &str, value: impl Into<serde_json::Value>) -> Self {
+        const RESERVED: [&str; 6] = ["type", "title", "status", "detail", "instance", "errors"];
+        if RESERVED.contains(&name) {
+            tracing::error!(name, "a problem extension cannot be called this: dropped");
+            return self;
+        }
         self.extensions
             .get_or_insert_default()
             .insert(name.to_owned(), value.into());
@@ -266,6 +275,18 @@ mod tests {
     use actix_web::body::to_bytes;
 
     use super::*;
+
+    #[actix_web::test]
+    async fn an_extension_cannot_take_a_member_of_the_rfc() {
+        let response = ApiError::conflict("taken")
+            .with_member("title", "Flow")
+            .with_member("event", "Flow")
+            .error_response();
+        let body = to_bytes(response.into_body()).await.unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert_eq!(text.matches("\"title\"").count(), 1, "{text}");
+        assert!(text.contains("\"event\":\"Flow\""), "{text}");
+    }
 
     #[actix_web::test]
     async fn an_error_renders_as_a_problem_with_its_headers() {

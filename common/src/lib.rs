@@ -10,6 +10,7 @@
 //! - [`config`], [`telemetry`], [`server`]: flags and env, logging, serving with graceful shutdown.
 //! - [`testing`]: start any phase on `127.0.0.1:0` for a test or the grader.
 
+pub mod conditional;
 pub mod config;
 #[cfg(feature = "db")]
 pub mod db;

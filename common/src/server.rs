@@ -25,6 +25,52 @@ use crate::middleware::Conventions;
 /// How long in-flight requests may take to finish after Ctrl-C before the server stops anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// The app every crate serves: the shared routes first (a crate that wraps all of its own in one
+/// `web::scope("")` would otherwise hide them), then the crate's, then a 404 problem for the rest,
+/// all inside the [`Conventions`] middleware.
+macro_rules! app {
+    ($manifest:expr, $openapi:expr, $methods:expr, $configure:expr) => {{
+        let (manifest, openapi, methods) = ($manifest, $openapi, $methods.clone());
+        App::new()
+            .app_data(web::Data::from(methods.clone()))
+            .configure(|cfg| manifest.routes(cfg))
+            .configure(|cfg| crate::openapi::swagger_ui(cfg, openapi))
+            .configure($configure.clone())
+            .default_service(web::to(not_found))
+            .wrap(Conventions::new(methods))
+    }};
+}
+
+/// The methods each documented path answers, read from the completed document.
+fn method_table(openapi: &OpenApi) -> Arc<MethodTable> {
+    Arc::new(
+        MethodTable::from_openapi(openapi)
+            .with("/openapi.json", &[Method::GET])
+            .with("/docs", &[Method::GET])
+            .with("/docs/{_:.*}", &[Method::GET]),
+    )
+}
+
+/// The app that [`serve`] serves, as a service in this process, without a socket: what
+/// `actix_web::test::init_service` makes of it, for tests that call the app the way Starlette's
+/// `TestClient` does (`actix_web::test::call_service`).
+pub async fn test_service<F>(
+    manifest: &'static Manifest,
+    openapi: OpenApi,
+    configure: F,
+) -> impl actix_web::dev::Service<
+    actix_http::Request,
+    Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+    Error = actix_web::Error,
+>
+where
+    F: Fn(&mut web::ServiceConfig) + Clone + 'static,
+{
+    let openapi = crate::openapi::complete(openapi, manifest);
+    let methods = method_table(&openapi);
+    actix_web::test::init_service(app!(manifest, openapi, methods, configure)).await
+}
+
 /// Serves `configure`'s routes on `listener`, documented by `openapi` and described by `manifest`.
 /// The returned server runs when awaited or spawned; [`run_until_stopped`] adds graceful shutdown
 /// on Ctrl-C, `Server::handle()` stops it from code.
@@ -52,24 +98,8 @@ where
     F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 {
     let openapi = crate::openapi::complete(openapi, manifest);
-    let methods = Arc::new(
-        MethodTable::from_openapi(&openapi)
-            .with("/openapi.json", &[Method::GET])
-            .with("/docs", &[Method::GET])
-            .with("/docs/{_:.*}", &[Method::GET]),
-    );
-    let mut server = HttpServer::new(move || {
-        let openapi = openapi.clone();
-        // The shared routes first: a crate that wraps all of its own in one `web::scope("")`
-        // would otherwise hide them.
-        App::new()
-            .app_data(web::Data::from(methods.clone()))
-            .configure(|cfg| manifest.routes(cfg))
-            .configure(|cfg| crate::openapi::swagger_ui(cfg, openapi))
-            .configure(configure.clone())
-            .default_service(web::to(not_found))
-            .wrap(Conventions::new(methods.clone()))
-    });
+    let methods = method_table(&openapi);
+    let mut server = HttpServer::new(move || app!(manifest, openapi.clone(), methods, configure));
     if let Some(workers) = workers {
         server = server.workers(workers);
     }

@@ -23,7 +23,9 @@ pub mod phase2;
 pub mod phase3;
 pub mod phase4;
 pub mod phase5;
+pub mod phase6;
 pub mod report;
+pub mod suite;
 pub mod targets;
 
 pub use check::{Check, Outcome, Status, Target};
@@ -59,6 +61,10 @@ pub fn phases() -> Vec<Phase> {
         Phase {
             name: "phase5",
             checks: phase5::checks,
+        },
+        Phase {
+            name: "phase6",
+            checks: phase6::checks,
         },
     ]
 }

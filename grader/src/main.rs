@@ -46,6 +46,11 @@ async fn run(cli: Cli) -> anyhow::Result<ReportCard> {
                 known.join(", ")
             );
         };
+        if phase.name == "phase6" {
+            // The suite's half of phase 6's grade: built and run here, outside any check's time
+            // limit (see `grader::suite`).
+            grader::suite::run_all().await?;
+        }
         match &cli.base_url {
             Some(base_url) => {
                 if names.len() != 1 {

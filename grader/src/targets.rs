@@ -127,6 +127,12 @@ pub async fn start(name: &str) -> anyhow::Result<RunningPhase> {
             let config = phase5_perf::Config::local(database.database.url());
             start_phase5(database, config).await
         }
+        "phase6" => {
+            let database = TestDatabase::sqlite_with(&phase6_testing::SCHEMA);
+            let config = phase6_testing::Config::local(database.database.url());
+            let app = phase6_testing::build(config, listener()?).await?;
+            RunningPhase::new(app, Some(database), Vec::new())
+        }
         other => bail!("no phase called {other}"),
     }
 }

@@ -10,7 +10,7 @@
 //! **Rust:** actix-web's typed headers (`CacheControl`, `ETag`, `EntityTag`, `IfNoneMatch`,
 //! `IfMatch`, `LastModified`, `IfModifiedSince`) and two small functions: [`Representation`]
 //! answers a read with a 200 or a 304 (RFC 9110 §13.2.2: `If-None-Match` first, with the weak
-//! comparison; `If-Modified-Since` only without it), and [`require_match`] guards a write with
+//! comparison; `If-Modified-Since` only without it), and [`require_match`](common::conditional::require_match) guards a write with
 //! the strong comparison, 428 without `If-Match` (RFC 6585), 412 when the tag is stale.
 //! `Cache-Control` is chosen per resource:
 //!
@@ -39,11 +39,12 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{
     self, AcceptEncoding, CacheControl, CacheDirective, ContentEncoding, Encoding, EntityTag,
-    HeaderValue, HttpDate, IfMatch, IfModifiedSince, IfNoneMatch,
+    HeaderValue, HttpDate, IfModifiedSince, IfNoneMatch,
 };
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, delete, get, patch, put, web};
 use common::ApiError;
+use common::conditional::require_match;
 use common::db::schema::{authors, books};
 use common::db::{Database, blocking};
 use common::extract::{Path, ValidJson};
@@ -125,36 +126,6 @@ impl Representation {
             }
             _ => false,
         }
-    }
-}
-
-/// The guard of a write: `Ok` when `If-Match` names `current` (strong comparison) or is `*`;
-/// 428 without the header, 412 with a stale one (the problem says the current tag).
-pub fn require_match(req: &HttpRequest, current: &EntityTag) -> Result<(), ApiError> {
-    if !req.headers().contains_key(header::IF_MATCH) {
-        return Err(ApiError::new(
-            StatusCode::PRECONDITION_REQUIRED,
-            "this write needs If-Match with the ETag you read (GET it first), so that it cannot \
-             overwrite a change you have not seen",
-        ));
-    }
-    let matches = match req.get_header::<IfMatch>() {
-        Some(IfMatch::Any) => true,
-        Some(IfMatch::Items(tags)) => tags.iter().any(|tag| tag.strong_eq(current)),
-        None => false,
-    };
-    if matches {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::PRECONDITION_FAILED,
-            format!(
-                "If-Match does not name the current version ({current}): someone changed it since \
-                 you read it; GET it again and retry"
-            ),
-        )
-        .with_member("current_etag", current.to_string())
-        .with_header(header::ETag(current.clone())))
     }
 }
 

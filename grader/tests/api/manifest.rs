@@ -51,7 +51,23 @@ fn crates() -> Vec<Graded> {
             manifest: &phase5_perf::MANIFEST,
             checks: grader::phase5::checks(),
         },
+        Graded {
+            folder: "phase6-testing",
+            manifest: &phase6_testing::MANIFEST,
+            checks: grader::phase6::checks(),
+        },
     ]
+}
+
+/// Where a topic's module lives in its crate: under `src/`, unless it names another folder
+/// (phase 6's chapters are its tests, benchmarks and load test).
+fn module_path(module: &str) -> String {
+    let elsewhere = ["src/", "tests/", "benches/", "load/"];
+    if elsewhere.iter().any(|folder| module.starts_with(folder)) {
+        module.to_owned()
+    } else {
+        format!("src/{module}")
+    }
 }
 
 /// The workspace's folder.
@@ -173,7 +189,7 @@ fn readme_problems(manifest: &Manifest, readme: &str) -> Vec<String> {
         let expected: BTreeSet<String> = topic
             .modules
             .iter()
-            .map(|module| format!("src/{module}"))
+            .map(|module| module_path(module))
             .collect();
         let linked = links(file);
         if linked != expected {
@@ -224,7 +240,7 @@ fn problems(graded: &Graded) -> Vec<String> {
     }
     for topic in graded.manifest.topics {
         for module in topic.modules {
-            let name = format!("src/{module}");
+            let name = module_path(module);
             match std::fs::read_to_string(folder.join(&name)) {
                 Ok(source) => problems.extend(opening_problems(&name, &source)),
                 Err(err) => problems.push(format!("{}: cannot read {name}: {err}", topic.id)),

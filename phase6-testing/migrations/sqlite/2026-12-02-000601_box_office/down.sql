@@ -1,0 +1,2 @@
+DROP TABLE bookings;
+DROP TABLE events;

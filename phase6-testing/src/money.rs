@@ -1,0 +1,138 @@
+//! Money: amounts in integer minor units with their currency, and a booking's price.
+//!
+//! Python code that writes `price * 1.075` with floats gets `21.489999999999998`; careful Python
+//! code uses `decimal.Decimal` with `ROUND_HALF_UP`. Here an amount is an `i64` of minor units (cents;
+//! yen, which have none smaller) beside its [`Currency`], and the one place that divides, the fee,
+//! says how it rounds. No float is involved anywhere, so `proptest` can state the rule exactly.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::bugs::{self, Bug};
+
+/// The currencies the box office sells in (ISO 4217).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Currency {
+    Eur,
+    Usd,
+    Jpy,
+}
+
+impl Currency {
+    /// `EUR`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Currency::Eur => "EUR",
+            Currency::Usd => "USD",
+            Currency::Jpy => "JPY",
+        }
+    }
+
+    /// The currency whose code is `code`.
+    pub fn from_code(code: &str) -> Option<Self> {
+        [Currency::Eur, Currency::Usd, Currency::Jpy]
+            .into_iter()
+            .find(|currency| currency.code() == code)
+    }
+
+    /// Digits after the decimal point: 2 for euros and dollars, 0 for yen.
+    pub fn decimals(self) -> u32 {
+        match self {
+            Currency::Jpy => 0,
+            Currency::Eur | Currency::Usd => 2,
+        }
+    }
+}
+
+/// An amount of a currency, in its minor units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Money {
+    /// Cents for EUR and USD, yen for JPY.
+    pub amount_minor: i64,
+    pub currency: Currency,
+}
+
+impl Money {
+    pub fn new(amount_minor: i64, currency: Currency) -> Self {
+        Self {
+            amount_minor,
+            currency,
+        }
+    }
+
+    /// `12.50 EUR`, `1500 JPY`: as a person reads it.
+    pub fn display(self) -> String {
+        let decimals = self.currency.decimals();
+        if decimals == 0 {
+            return format!("{} {}", self.amount_minor, self.currency.code());
+        }
+        let unit = 10_i64.pow(decimals);
+        let sign = if self.amount_minor < 0 { "-" } else { "" };
+        let amount = self.amount_minor.unsigned_abs();
+        let unit = unit.unsigned_abs();
+        format!(
+            "{sign}{}.{:0width$} {}",
+            amount / unit,
+            amount % unit,
+            self.currency.code(),
+            width = decimals as usize
+        )
+    }
+}
+
+/// The booking fee: 7.5 %, in basis points (hundredths of a percent).
+pub const FEE_BASIS_POINTS: i64 = 750;
+
+/// What a booking costs, line by line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Quote {
+    /// The price of one seat.
+    pub price: Money,
+    pub seats: u32,
+    /// `price × seats`.
+    pub tickets: Money,
+    /// [`FEE_BASIS_POINTS`] of the tickets, rounded half up to a minor unit.
+    pub fee: Money,
+    /// `tickets + fee`: what is charged.
+    pub total: Money,
+}
+
+/// The quote for `seats` seats at `price` each. Prices are at most 100 000 000 minor units and
+/// bookings at most a few thousand seats (both validated), so nothing here can overflow: the
+/// products are computed in `i128` all the same, and saturate rather than wrap.
+pub fn quote(price: Money, seats: u32) -> Quote {
+    let tickets = i128::from(price.amount_minor) * i128::from(seats);
+    let scaled = tickets * i128::from(FEE_BASIS_POINTS);
+    let fee = if bugs::planted(Bug::MoneyRounding) {
+        scaled / 10_000
+    } else {
+        // Half up: add half the divisor before dividing. Amounts are never negative here.
+        (scaled + 5_000) / 10_000
+    };
+    let money = |amount: i128| Money::new(saturate(amount), price.currency);
+    Quote {
+        price,
+        seats,
+        tickets: money(tickets),
+        fee: money(fee),
+        total: money(tickets + fee),
+    }
+}
+
+fn saturate(amount: i128) -> i64 {
+    i64::try_from(amount).unwrap_or(if amount < 0 { i64::MIN } else { i64::MAX })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_read_as_people_write_them() {
+        assert_eq!(Money::new(1250, Currency::Eur).display(), "12.50 EUR");
+        assert_eq!(Money::new(5, Currency::Usd).display(), "0.05 USD");
+        assert_eq!(Money::new(1500, Currency::Jpy).display(), "1500 JPY");
+        assert_eq!(Money::new(-1, Currency::Eur).display(), "-0.01 EUR");
+    }
+}
