@@ -189,7 +189,7 @@ fn payment_problem(err: PaymentError) -> ApiError {
     params(("id" = i32, Path, description = "The event")),
     request_body = NewBooking,
     responses(
-        (status = 201, description = "Booked and paid", body = Booking,
+        (status = 201, description = "Booked and paid: the booking, and how its total was made", body = BookingQuote,
             headers(("Location" = String, description = "`/bookings/{id}`"))),
         (status = 402, description = "The payment was declined; nothing was booked", content_type = "application/problem+json", body = common::Problem),
         (status = 404, description = "No event has this id", content_type = "application/problem+json", body = common::Problem),

@@ -17,6 +17,7 @@
 //! the wire (the HTTP parser, `Content-Length`, keep-alive, the server's own error pages). A flow
 //! that passes on one and fails on the other has found a bug in the part between.
 
+use std::pin::Pin;
 use std::sync::Arc;
 
 use actix_web::body::MessageBody;
@@ -32,26 +33,27 @@ use serde_json::{Value, json};
 use crate::fixtures::{FakePayments, Schema, TestDb, clock, concert, schema, start};
 use crate::support::{Office, Response};
 
-/// Something that answers requests: the real server, or the app in process.
+/// Something that answers requests: the real server, or the app in process. The future is boxed
+/// so that a flow can take either as `&dyn Client`.
 trait Client {
-    async fn send(
-        &self,
+    fn send<'a>(
+        &'a self,
         method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<&Value>,
-    ) -> Response;
+        path: &'a str,
+        headers: &'a [(&'a str, &'a str)],
+        body: Option<&'a Value>,
+    ) -> Pin<Box<dyn Future<Output = Response> + 'a>>;
 }
 
 impl Client for Office {
-    async fn send(
-        &self,
+    fn send<'a>(
+        &'a self,
         method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<&Value>,
-    ) -> Response {
-        Office::send(self, method, path, headers, body).await
+        path: &'a str,
+        headers: &'a [(&'a str, &'a str)],
+        body: Option<&'a Value>,
+    ) -> Pin<Box<dyn Future<Output = Response> + 'a>> {
+        Box::pin(Office::send(self, method, path, headers, body))
     }
 }
 
@@ -64,9 +66,26 @@ struct InProcess<S> {
 impl<S, B> Client for InProcess<S>
 where
     S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
+    B: MessageBody + 'static,
 {
-    async fn send(
+    fn send<'a>(
+        &'a self,
+        method: Method,
+        path: &'a str,
+        headers: &'a [(&'a str, &'a str)],
+        body: Option<&'a Value>,
+    ) -> Pin<Box<dyn Future<Output = Response> + 'a>> {
+        Box::pin(self.call(method, path, headers, body))
+    }
+}
+
+impl<S, B> InProcess<S>
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody + 'static,
+{
+    /// One request through `actix_web::test::call_service`, read as a client would see it.
+    async fn call(
         &self,
         method: Method,
         path: &str,
@@ -115,7 +134,7 @@ enum Mode {
 /// for PostgreSQL without `DATABASE_URL`).
 async fn on<F>(mode: Mode, backend: Backend, schema: &Schema, flow: F)
 where
-    F: AsyncFnOnce(&dyn Flowing),
+    F: AsyncFnOnce(&dyn Client),
 {
     let Some(database) = TestDb::on(backend, schema) else {
         eprintln!("PostgreSQL is not configured (DATABASE_URL): skipped");
@@ -124,7 +143,7 @@ where
     match mode {
         Mode::Server => {
             let office = start(database, clock(), Arc::new(FakePayments::default())).await;
-            flow(&Runner(&office)).await;
+            flow(&office).await;
         }
         Mode::InProcess => {
             let url = database.url();
@@ -146,47 +165,22 @@ where
                 service,
                 _database: database,
             };
-            flow(&Runner(&app)).await;
+            flow(&app).await;
         }
     }
 }
 
-/// The requests a flow makes, whichever [`Client`] answers them.
-trait Flowing {
-    fn request<'a>(
-        &'a self,
-        method: Method,
-        path: &'a str,
-        headers: &'a [(&'a str, &'a str)],
-        body: Option<&'a Value>,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Response> + 'a>>;
+async fn get(app: &dyn Client, path: &str) -> Response {
+    app.send(Method::GET, path, &[], None).await
 }
 
-struct Runner<'c, C>(&'c C);
-
-impl<C: Client> Flowing for Runner<'_, C> {
-    fn request<'a>(
-        &'a self,
-        method: Method,
-        path: &'a str,
-        headers: &'a [(&'a str, &'a str)],
-        body: Option<&'a Value>,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Response> + 'a>> {
-        Box::pin(self.0.send(method, path, headers, body))
-    }
+async fn post(app: &dyn Client, path: &str, body: &Value) -> Response {
+    app.send(Method::POST, path, &[], Some(body)).await
 }
 
-async fn get(app: &dyn Flowing, path: &str) -> Response {
-    app.request(Method::GET, path, &[], None).await
-}
-
-async fn post(app: &dyn Flowing, path: &str, body: &Value) -> Response {
-    app.request(Method::POST, path, &[], Some(body)).await
-}
-
-async fn patch(app: &dyn Flowing, path: &str, if_match: Option<&str>, body: &Value) -> Response {
+async fn patch(app: &dyn Client, path: &str, if_match: Option<&str>, body: &Value) -> Response {
     let headers: Vec<(&str, &str)> = if_match.map(|tag| ("If-Match", tag)).into_iter().collect();
-    app.request(Method::PATCH, path, &headers, Some(body)).await
+    app.send(Method::PATCH, path, &headers, Some(body)).await
 }
 
 #[rstest]
@@ -251,7 +245,7 @@ async fn an_event_from_creation_to_deletion(
         .expect_status(201);
         let booking_at = booking.header("location").to_owned();
         assert_eq!(get(app, &location).await.parse::<Event>().seats_left, 17);
-        let delete = app.request(Method::DELETE, &location, &[], None).await;
+        let delete = app.send(Method::DELETE, &location, &[], None).await;
         delete.expect_problem(409);
         let cancelled = post(app, &format!("{booking_at}/cancel"), &json!({}))
             .await
@@ -261,7 +255,7 @@ async fn an_event_from_creation_to_deletion(
         assert_eq!(get(app, &location).await.parse::<Event>().seats_left, 20);
 
         // Delete: 204, then 404 for the event and its bookings.
-        let deleted = app.request(Method::DELETE, &location, &[], None).await;
+        let deleted = app.send(Method::DELETE, &location, &[], None).await;
         deleted.expect_status(204);
         let gone = get(app, &location).await.expect_problem(404);
         assert_eq!(gone["detail"], format!("no event has the id {}", event.id));
