@@ -46,6 +46,50 @@ impl ServerArgs {
     }
 }
 
+/// Parses flags and the environment into `T`, as `T::parse()` does, and also reads any setting
+/// `NAME` from the file that `NAME_FILE` names: how Docker and Kubernetes hand a process its
+/// secrets (`DATABASE_URL_FILE=/run/secrets/database_url`), so that they are in neither the
+/// environment (which `docker inspect` and crash reports show) nor the command line (which `ps`
+/// shows). A flag still wins; `NAME` and `NAME_FILE` together, or a file that cannot be read, stop
+/// the program with a message naming the setting. The file's trailing newline is not part of it.
+pub fn parse_with_secret_files<T: clap::Parser>() -> T {
+    let mut command = T::command();
+    let settings: Vec<(clap::Id, String)> = command
+        .get_arguments()
+        .filter_map(|arg| {
+            let env = arg.get_env()?.to_str()?;
+            Some((arg.get_id().clone(), env.to_owned()))
+        })
+        .collect();
+    for (id, env) in settings {
+        let file_env = format!("{env}_FILE");
+        let Some(path) = std::env::var_os(&file_env) else {
+            continue;
+        };
+        let path = std::path::PathBuf::from(path);
+        if std::env::var_os(&env).is_some() {
+            command
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("{env} and {file_env} are both set; set one of them"),
+                )
+                .exit();
+        }
+        let value = match std::fs::read_to_string(&path) {
+            Ok(text) => text.trim_end_matches(['\n', '\r']).to_owned(),
+            Err(err) => command
+                .error(
+                    clap::error::ErrorKind::Io,
+                    format!("{file_env}: cannot read {}: {err}", path.display()),
+                )
+                .exit(),
+        };
+        command = command.mut_arg(id, |arg| arg.default_value(value));
+    }
+    let matches = command.get_matches();
+    T::from_arg_matches(&matches).unwrap_or_else(|err| err.exit())
+}
+
 /// The end of a binary's `main`: an error is printed as one line with its causes (no backtrace,
 /// which is for bugs, not for "the port is taken") and the exit status is 1.
 pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {

@@ -9,6 +9,10 @@
 //! - [`openapi`]: the errors every document shares, and Swagger UI.
 //! - [`config`], [`telemetry`], [`server`]: flags and env, logging, serving with graceful shutdown.
 //! - [`testing`]: start any phase on `127.0.0.1:0` for a test or the grader.
+//! - What phase 7 teaches, for any crate to switch on in its [`server::ServeOptions`]: [`metrics`]
+//!   (`/metrics` for Prometheus, feature `metrics`), [`health`] (`/health/live` and
+//!   `/health/ready`, feature `health`) and [`tracking`] (500s and panics sent to Sentry, feature
+//!   `error-tracking`).
 
 pub mod conditional;
 pub mod config;
@@ -16,8 +20,13 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod extract;
+#[cfg(feature = "health")]
+pub mod health;
+pub mod healthcheck;
 pub mod manifest;
 pub mod methods;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;
@@ -29,6 +38,8 @@ pub mod rules;
 pub mod server;
 pub mod telemetry;
 pub mod testing;
+#[cfg(feature = "error-tracking")]
+pub mod tracking;
 
 pub use error::ApiError;
 pub use middleware::RequestId;

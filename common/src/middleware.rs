@@ -10,8 +10,13 @@
 //!   or `405` with `Allow`, from the crate's [`MethodTable`];
 //! - **one shape for every error:** every 4xx and 5xx leaves as `application/problem+json`
 //!   (RFC 9457) with `instance` filled in, whoever produced it: our handlers, actix's extractors and
-//!   router, other middleware. Flask does this with `@app.errorhandler(HTTPException)`, FastAPI with
+//!   router, other middleware, and a handler that panics (a 500, where actix would drop the
+//!   connection). Flask does this with `@app.errorhandler(HTTPException)`, FastAPI with
 //!   `@app.exception_handler(...)`. The cause of a 5xx goes to the log, never to the client.
+//!
+//! With [`ServeOptions`] it also counts and times each request (`metrics`), tags its error-tracking
+//! scope with its id and sends the cause of a 500 (`error-tracking`), and, once the server is
+//! stopping, closes each connection after its response.
 //!
 //! It is one hand-written [`Transform`] rather than three `from_fn` layers, because it runs on every
 //! request: on the success path it adds an id, two clock readings and, when the log level lets
@@ -20,6 +25,7 @@
 //! `GET /books/1` in user space (`valgrind --tool=callgrind`; the README's performance section).
 
 use std::future::{Ready, ready};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -30,12 +36,14 @@ use actix_web::error::{InternalError, JsonPayloadError, PayloadError, Urlencoded
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, HttpResponse};
+use futures_util::FutureExt;
 use futures_util::future::LocalBoxFuture;
 use tracing::Instrument;
 
 use crate::error::ApiError;
 use crate::methods::MethodTable;
 use crate::problem::{CONTENT_TYPE, Problem};
+use crate::server::{ServeOptions, Stopping};
 
 /// A request's id: unique within the process, cheap to make, printed as 16 hex digits. Handlers
 /// take it as an extractor (`async fn f(id: RequestId)`); logs carry it as `request_id`.
@@ -87,11 +95,25 @@ impl FromRequest for RequestId {
 #[derive(Debug, Clone)]
 pub struct Conventions {
     methods: Arc<MethodTable>,
+    stopping: Stopping,
+    #[cfg(feature = "metrics")]
+    metrics: Option<crate::metrics::HttpMetrics>,
+    /// Whether an error tracker is mounted, so that requests are tagged only when one is.
+    #[cfg(feature = "error-tracking")]
+    tracking: bool,
 }
 
 impl Conventions {
-    pub fn new(methods: Arc<MethodTable>) -> Self {
-        Self { methods }
+    /// The middleware for the routes in `methods`, with what `options` switch on.
+    pub fn new(methods: Arc<MethodTable>, options: &ServeOptions) -> Self {
+        Self {
+            methods,
+            stopping: options.stopping.clone(),
+            #[cfg(feature = "metrics")]
+            metrics: options.metrics.clone(),
+            #[cfg(feature = "error-tracking")]
+            tracking: options.error_tracking.is_some(),
+        }
     }
 }
 
@@ -109,7 +131,7 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(ConventionsService {
             service,
-            methods: self.methods.clone(),
+            conventions: self.clone(),
         }))
     }
 }
@@ -118,7 +140,7 @@ where
 #[derive(Debug)]
 pub struct ConventionsService<S> {
     service: S,
-    methods: Arc<MethodTable>,
+    conventions: Conventions,
 }
 
 impl<S, B> Service<ServiceRequest> for ConventionsService<S>
@@ -136,66 +158,144 @@ where
         let started = Instant::now();
         let id = RequestId::next();
         req.extensions_mut().insert(id);
+        #[cfg(feature = "error-tracking")]
+        if self.conventions.tracking {
+            crate::tracking::tag_request(id);
+        }
         let method = req.method().clone();
         // HEAD is GET without the body: route it as GET. The connection remembers that the client
         // asked for HEAD and sends the headers only.
         if method == Method::HEAD {
             req.head_mut().method = Method::GET;
         }
-        // Kept for an error that escapes as `Err`, which carries no request (the request itself
-        // cannot be kept: routing needs it unshared). Cloning a `Uri` copies no bytes.
-        let uri = req.uri().clone();
         let span = request_span(&req, id, &method);
+        let end = End {
+            // Kept for an error that escapes as `Err`, which carries no request (the request
+            // itself cannot be kept: routing needs it unshared). Cloning a `Uri` copies no bytes.
+            uri: req.uri().clone(),
+            method,
+            started,
+            stopping: self.conventions.stopping.clone(),
+            #[cfg(feature = "metrics")]
+            measured: self
+                .conventions
+                .metrics
+                .as_ref()
+                .map(|metrics| (metrics.start(), req.match_pattern())),
+        };
+        let methods = self.conventions.methods.clone();
         // A query parameter the route does not document: refused before any handler runs, so
         // that a typo (`?pagesize=3`) is never silently ignored (the policy is in `extract`).
         if !req.query_string().is_empty()
             && let Some(unknown) =
-                self.methods
-                    .unknown_query_parameters(req.path(), req.method(), req.query_string())
+                methods.unknown_query_parameters(req.path(), req.method(), req.query_string())
         {
             let refusal =
                 HttpResponse::from_error(crate::extract::unknown_query_parameters(unknown));
-            let response = finish_error(refusal, None, &uri, &method, &self.methods);
-            span.in_scope(|| access_log(&method, &uri, response.status(), started));
+            let mut response = finish_error(refusal, None, &end.uri, &end.method, &methods);
+            span.in_scope(|| end.finish(&mut response));
             let (request, _) = req.into_parts();
             let response = ServiceResponse::new(request, response).map_into_right_body();
             return Box::pin(std::future::ready(Ok(response)));
         }
         let call = span.in_scope(|| self.service.call(req));
-        let methods = self.methods.clone();
         Box::pin(
             async move {
-                let response = match call.await {
-                    Ok(response) => response,
+                // A panic in a handler would drop the connection without an answer: it is caught
+                // here and answered as a 500 (the worker thread goes on serving).
+                let response = match AssertUnwindSafe(call).catch_unwind().await {
+                    Ok(Ok(response)) => response,
                     // A middleware's refusal (an auth check, a rate limit): rendered here, so it
                     // is a problem with an `instance` too, and logged like any other answer.
-                    Err(err) => {
-                        let response =
-                            finish_error(err.error_response(), Some(&err), &uri, &method, &methods);
-                        access_log(&method, &uri, response.status(), started);
+                    Ok(Err(err)) => {
+                        let mut response = finish_error(
+                            err.error_response(),
+                            Some(&err),
+                            &end.uri,
+                            &end.method,
+                            &methods,
+                        );
+                        end.finish(&mut response);
                         return Err(InternalError::from_response(err, response).into());
+                    }
+                    Err(panic) => {
+                        let mut response = panicked(panic.as_ref(), &end.uri);
+                        end.finish(&mut response);
+                        return Err(
+                            InternalError::from_response("a handler panicked", response).into()
+                        );
                     }
                 };
                 let status = response.status();
-                let response = if status.is_client_error() || status.is_server_error() {
+                if status.is_client_error() || status.is_server_error() {
                     let (request, response) = response.into_parts();
-                    let response = finish_error(
+                    let mut response = finish_error(
                         response.map_into_boxed_body(),
                         None,
-                        &uri,
-                        &method,
+                        &end.uri,
+                        &end.method,
                         &methods,
                     );
-                    ServiceResponse::new(request, response).map_into_right_body()
+                    end.finish(&mut response);
+                    Ok(ServiceResponse::new(request, response).map_into_right_body())
                 } else {
-                    response.map_into_left_body()
-                };
-                access_log(&method, &uri, response.status(), started);
-                Ok(response)
+                    let mut response = response;
+                    end.finish(response.response_mut());
+                    Ok(response.map_into_left_body())
+                }
             }
             .instrument(span),
         )
     }
+}
+
+/// What is done when a request has its answer, whichever way it came: the access line, the
+/// metrics, and `Connection: close` once the server is stopping.
+struct End {
+    method: Method,
+    uri: actix_web::http::Uri,
+    started: Instant,
+    stopping: Stopping,
+    /// The request's in-flight guard and the route it matched, when metrics are on.
+    #[cfg(feature = "metrics")]
+    measured: Option<(crate::metrics::InFlight, Option<String>)>,
+}
+
+impl End {
+    fn finish<B>(self, response: &mut HttpResponse<B>) {
+        let status = response.status();
+        if self.stopping.is_stopping() {
+            response
+                .head_mut()
+                .set_connection_type(actix_web::http::ConnectionType::Close);
+        }
+        #[cfg(feature = "metrics")]
+        if let Some((in_flight, route)) = self.measured {
+            in_flight.finish(&self.method, route.as_deref(), status);
+        }
+        access_log(&self.method, &self.uri, status, self.started);
+    }
+}
+
+/// The answer to a request whose handler panicked: a 500 problem, and a log line with the panic's
+/// message (and the id of the event sentry's panic hook sent, when it did).
+fn panicked(panic: &(dyn std::any::Any + Send), uri: &actix_web::http::Uri) -> HttpResponse {
+    let message = crate::telemetry::panic_message(panic);
+    #[cfg(feature = "error-tracking")]
+    let event = crate::tracking::panic_event().map(|id| id.to_string());
+    #[cfg(not(feature = "error-tracking"))]
+    let event: Option<String> = None;
+    tracing::error!(
+        path = uri.path(),
+        panic = message,
+        sentry_event_id = event.as_deref(),
+        "a request handler panicked"
+    );
+    let problem = Problem {
+        instance: Some(uri.path().to_owned()),
+        ..Problem::from_status(StatusCode::INTERNAL_SERVER_ERROR)
+    };
+    render(HttpResponse::InternalServerError().finish(), problem)
 }
 
 /// The span every line logged while serving the request sits in. People get a short one; a log
@@ -328,15 +428,52 @@ fn is_problem(response: &HttpResponse) -> bool {
         .is_some_and(|value| value.as_bytes().starts_with(CONTENT_TYPE.as_bytes()))
 }
 
+/// The cause of a 5xx, at `error`, and (with error tracking) sent as an event whose id the line
+/// carries. A 5xx an API chose on purpose, without a cause (503 "not ready"), is logged and not
+/// sent: it is not a bug.
 fn log_server_error(path: &str, err: &Error) {
-    match err.as_error::<ApiError>().and_then(ApiError::cause) {
-        // `{:#}` prints the whole chain of causes on one line, without a backtrace.
-        Some(cause) => {
-            tracing::error!(path, error = %format_args!("{cause:#}"), "request failed");
+    match err.as_error::<ApiError>() {
+        Some(api_error) => match api_error.cause() {
+            // `{:#}` prints the whole chain of causes on one line, without a backtrace.
+            Some(cause) => {
+                #[cfg(feature = "error-tracking")]
+                let event = crate::tracking::capture(cause.as_ref()).map(|id| id.to_string());
+                #[cfg(not(feature = "error-tracking"))]
+                let event: Option<String> = None;
+                tracing::error!(
+                    path,
+                    error = %format_args!("{cause:#}"),
+                    sentry_event_id = event.as_deref(),
+                    "request failed"
+                );
+            }
+            None => tracing::error!(path, error = %err, "request failed"),
+        },
+        None => {
+            #[cfg(feature = "error-tracking")]
+            let event =
+                crate::tracking::capture(&ActixError(err.to_string())).map(|id| id.to_string());
+            #[cfg(not(feature = "error-tracking"))]
+            let event: Option<String> = None;
+            tracing::error!(path, error = %err, sentry_event_id = event.as_deref(), "request failed");
         }
-        None => tracing::error!(path, error = %err, "request failed"),
     }
 }
+
+/// An actix error's text, as a `std::error::Error` to send (actix's errors are not one).
+#[cfg(feature = "error-tracking")]
+#[derive(Debug)]
+struct ActixError(String);
+
+#[cfg(feature = "error-tracking")]
+impl std::fmt::Display for ActixError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(feature = "error-tracking")]
+impl std::error::Error for ActixError {}
 
 /// The problem for an error value. Our own errors know their problem; actix's are translated, with
 /// the status corrected where actix's choice is not the precise one, and in our words.
@@ -429,7 +566,7 @@ mod tests {
     async fn call(req: test::TestRequest) -> (StatusCode, Option<String>, Option<String>, Value) {
         let app = test::init_service(
             App::new()
-                .wrap(Conventions::new(methods()))
+                .wrap(Conventions::new(methods(), &ServeOptions::default()))
                 .route(
                     "/json",
                     web::post().to(|_: web::Json<Value>| async { "ok" }),
@@ -550,17 +687,19 @@ mod tests {
     async fn a_refusal_from_a_middleware_keeps_its_headers_and_gets_an_instance() {
         use actix_web::middleware::{Next, from_fn};
         let app = test::init_service(
-            App::new().wrap(Conventions::new(methods())).service(
-                web::scope("/guarded")
-                    .wrap(from_fn(
-                        |_req: ServiceRequest, _next: Next<BoxBody>| async {
-                            Err::<ServiceResponse<BoxBody>, _>(
-                                ApiError::unauthorized("Bearer", "no token").into(),
-                            )
-                        },
-                    ))
-                    .route("", web::get().to(|| async { "never" })),
-            ),
+            App::new()
+                .wrap(Conventions::new(methods(), &ServeOptions::default()))
+                .service(
+                    web::scope("/guarded")
+                        .wrap(from_fn(
+                            |_req: ServiceRequest, _next: Next<BoxBody>| async {
+                                Err::<ServiceResponse<BoxBody>, _>(
+                                    ApiError::unauthorized("Bearer", "no token").into(),
+                                )
+                            },
+                        ))
+                        .route("", web::get().to(|| async { "never" })),
+                ),
         )
         .await;
         let response =
@@ -587,16 +726,18 @@ mod tests {
     #[actix_web::test]
     async fn a_compressed_error_is_rendered_uncompressed() {
         let app = test::init_service(
-            App::new().wrap(Conventions::new(methods())).service(
-                web::scope("/api")
-                    .wrap(actix_web::middleware::Compress::default())
-                    .route(
-                        "/gone",
-                        web::get().to(|| async {
-                            Err::<HttpResponse, _>(ApiError::not_found("x".repeat(2000)))
-                        }),
-                    ),
-            ),
+            App::new()
+                .wrap(Conventions::new(methods(), &ServeOptions::default()))
+                .service(
+                    web::scope("/api")
+                        .wrap(actix_web::middleware::Compress::default())
+                        .route(
+                            "/gone",
+                            web::get().to(|| async {
+                                Err::<HttpResponse, _>(ApiError::not_found("x".repeat(2000)))
+                            }),
+                        ),
+                ),
         )
         .await;
         let req = test::TestRequest::get()

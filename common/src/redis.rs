@@ -16,3 +16,17 @@ pub async fn connect(url: &str) -> anyhow::Result<redis::aio::ConnectionManager>
         .map_err(|_| anyhow::anyhow!("no answer from Redis at {shown} within 5 s"))?
         .map_err(|err| anyhow::anyhow!("cannot connect to Redis at {shown}: {err}"))
 }
+
+/// How long a command may take before the caller gives up on Redis for this request: a cache that
+/// is down must make a request slower by this much at most, never fail it or hang it (the
+/// connection manager retries a lost connection for seconds, with backoff, before it says so).
+pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// `command`, given up after [`COMMAND_TIMEOUT`].
+pub async fn within<T>(
+    command: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> anyhow::Result<T> {
+    Ok(tokio::time::timeout(COMMAND_TIMEOUT, command)
+        .await
+        .map_err(|_| anyhow::anyhow!("Redis did not answer within {COMMAND_TIMEOUT:?}"))??)
+}

@@ -10,6 +10,7 @@
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::dev::Server;
@@ -27,18 +28,117 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// The app every crate serves: the shared routes first (a crate that wraps all of its own in one
 /// `web::scope("")` would otherwise hide them), then the crate's, then a 404 problem for the rest,
-/// all inside the [`Conventions`] middleware.
+/// all inside the [`Conventions`] middleware, and that inside the error tracker's when there is one.
 macro_rules! app {
-    ($manifest:expr, $openapi:expr, $methods:expr, $configure:expr) => {{
-        let (manifest, openapi, methods) = ($manifest, $openapi, $methods.clone());
+    ($manifest:expr, $openapi:expr, $methods:expr, $options:expr, $configure:expr) => {{
+        let (manifest, openapi, methods, options) =
+            ($manifest, $openapi, $methods.clone(), $options);
         App::new()
             .app_data(web::Data::from(methods.clone()))
+            .app_data(web::Data::new(options.stopping.clone()))
             .configure(|cfg| manifest.routes(cfg))
             .configure(|cfg| crate::openapi::swagger_ui(cfg, openapi))
+            .configure(|cfg| options.routes(cfg))
             .configure($configure.clone())
             .default_service(web::to(not_found))
-            .wrap(Conventions::new(methods))
+            .wrap(Conventions::new(methods, options))
+            .wrap(options.error_tracker())
     }};
+}
+
+/// What a crate switches on for production, beyond its routes: each is one field. `Default` is
+/// none of them, one worker per core, and no drain.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// Worker threads (each its own event loop); one per core when `None`.
+    pub workers: Option<usize>,
+    /// After Ctrl-C or SIGTERM, how long to keep serving (with `/health/ready` answering 503)
+    /// before the listener closes, so that a load balancer has time to stop sending.
+    pub drain: Duration,
+    /// `GET /metrics`, and every request counted and timed (see [`crate::metrics`]).
+    #[cfg(feature = "metrics")]
+    pub metrics: Option<crate::metrics::HttpMetrics>,
+    /// `GET /health/live` and `GET /health/ready` over these probes (see [`crate::health`]).
+    #[cfg(feature = "health")]
+    pub health: Option<crate::health::Health>,
+    /// 500s and panics sent to Sentry (see [`crate::tracking`]).
+    #[cfg(feature = "error-tracking")]
+    pub error_tracking: Option<crate::tracking::ErrorTracking>,
+    /// Set when the server starts shutting down. The default is a new flag; a crate that
+    /// gives its own can also read it (a background worker that should stop taking work).
+    pub stopping: Stopping,
+}
+
+impl ServeOptions {
+    /// The routes the options bring.
+    #[cfg_attr(
+        not(any(feature = "metrics", feature = "health")),
+        expect(clippy::unused_self, reason = "the routes come with features")
+    )]
+    fn routes(&self, _cfg: &mut web::ServiceConfig) {
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.metrics {
+            metrics.routes(_cfg);
+        }
+        #[cfg(feature = "health")]
+        if let Some(health) = &self.health {
+            health.routes(_cfg);
+        }
+    }
+
+    /// `openapi` with the routes the options bring.
+    #[cfg_attr(
+        not(any(feature = "metrics", feature = "health")),
+        expect(clippy::unused_self, reason = "the routes come with features")
+    )]
+    fn document(&self, openapi: OpenApi) -> OpenApi {
+        #[cfg(any(feature = "metrics", feature = "health"))]
+        let mut openapi = openapi;
+        #[cfg(feature = "metrics")]
+        if self.metrics.is_some() {
+            openapi.merge(crate::metrics::HttpMetrics::document());
+        }
+        #[cfg(feature = "health")]
+        if self.health.is_some() {
+            openapi.merge(crate::health::Health::document());
+        }
+        openapi
+    }
+
+    /// The error tracker's middleware, switched on when there is a tracker.
+    #[cfg(feature = "error-tracking")]
+    fn error_tracker(&self) -> actix_web::middleware::Condition<sentry_actix::Sentry> {
+        let tracker = self.error_tracking.as_ref();
+        actix_web::middleware::Condition::new(
+            tracker.is_some(),
+            tracker.map_or_else(sentry_actix::Sentry::new, |tracker| tracker.middleware()),
+        )
+    }
+
+    /// Without the feature, a middleware that is never switched on: one branch a request.
+    #[cfg(not(feature = "error-tracking"))]
+    #[expect(clippy::unused_self, reason = "the tracker comes with a feature")]
+    fn error_tracker(
+        &self,
+    ) -> actix_web::middleware::Condition<actix_web::middleware::DefaultHeaders> {
+        actix_web::middleware::Condition::new(false, actix_web::middleware::DefaultHeaders::new())
+    }
+}
+
+/// Whether the server has been told to stop: `/health/ready` then answers 503, and every response
+/// closes its connection, so that clients reconnect (to another instance) instead of sending more
+/// on a connection about to close.
+#[derive(Debug, Clone, Default)]
+pub struct Stopping(Arc<AtomicBool>);
+
+impl Stopping {
+    pub fn is_stopping(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn start(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// The methods each documented path answers, read from the completed document.
@@ -68,12 +168,13 @@ where
 {
     let openapi = crate::openapi::complete(openapi, manifest);
     let methods = method_table(&openapi);
-    actix_web::test::init_service(app!(manifest, openapi, methods, configure)).await
+    let options = &ServeOptions::default();
+    actix_web::test::init_service(app!(manifest, openapi, methods, options, configure)).await
 }
 
 /// Serves `configure`'s routes on `listener`, documented by `openapi` and described by `manifest`.
-/// The returned server runs when awaited or spawned; [`run_until_stopped`] adds graceful shutdown
-/// on Ctrl-C, `Server::handle()` stops it from code.
+/// The returned server runs when awaited or spawned; [`Application::run_until_stopped`] adds
+/// graceful shutdown on Ctrl-C, `Server::handle()` stops it from code.
 pub fn serve<F>(
     listener: TcpListener,
     manifest: &'static Manifest,
@@ -83,24 +184,35 @@ pub fn serve<F>(
 where
     F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 {
-    serve_with_workers(listener, manifest, openapi, None, configure)
+    serve_with(
+        listener,
+        manifest,
+        openapi,
+        &ServeOptions::default(),
+        configure,
+    )
 }
 
-/// [`serve`] with `workers` worker threads (each its own event loop) instead of one per core.
-pub fn serve_with_workers<F>(
+/// [`serve`] with `options`: workers, drain, and what production adds (metrics, health, error
+/// tracking).
+pub fn serve_with<F>(
     listener: TcpListener,
     manifest: &'static Manifest,
     openapi: OpenApi,
-    workers: Option<usize>,
+    options: &ServeOptions,
     configure: F,
 ) -> io::Result<Server>
 where
     F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 {
-    let openapi = crate::openapi::complete(openapi, manifest);
+    let openapi = options.document(crate::openapi::complete(openapi, manifest));
     let methods = method_table(&openapi);
-    let mut server = HttpServer::new(move || app!(manifest, openapi.clone(), methods, configure));
-    if let Some(workers) = workers {
+    let shared = options.clone();
+    let mut server = HttpServer::new(move || {
+        let options = &shared;
+        app!(manifest, openapi.clone(), methods, options, configure)
+    });
+    if let Some(workers) = options.workers {
         server = server.workers(workers);
     }
     let server = server
@@ -122,6 +234,8 @@ pub struct Application {
     /// Work that runs beside the server and stops on the same signal (phase 5's job worker):
     /// [`Application::run_until_stopped`] waits for it after the server has stopped.
     background: Vec<tokio::task::JoinHandle<()>>,
+    stopping: Stopping,
+    drain: Duration,
 }
 
 impl std::fmt::Debug for Application {
@@ -161,14 +275,35 @@ impl Application {
     where
         F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
     {
+        let options = ServeOptions {
+            workers,
+            ..ServeOptions::default()
+        };
+        Self::with_options(listener, manifest, openapi, notes, options, configure)
+    }
+
+    /// [`Application::new`] with [`ServeOptions`]: metrics, health, error tracking, a drain.
+    pub fn with_options<F>(
+        listener: TcpListener,
+        manifest: &'static Manifest,
+        openapi: OpenApi,
+        notes: Vec<String>,
+        options: ServeOptions,
+        configure: F,
+    ) -> io::Result<Self>
+    where
+        F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+    {
         let address = listener.local_addr()?;
-        let server = serve_with_workers(listener, manifest, openapi, workers, configure)?;
+        let server = serve_with(listener, manifest, openapi, &options, configure)?;
         Ok(Self {
             server,
             address,
             manifest,
             notes,
             background: Vec::new(),
+            stopping: options.stopping,
+            drain: options.drain,
         })
     }
 
@@ -198,9 +333,30 @@ impl Application {
         self.server
     }
 
-    /// Serves until Ctrl-C or SIGTERM, then stops gracefully.
+    /// The server, and what tells it to stop as the binary does (see [`Application::stopper`]).
+    pub fn into_server_with_stopper(self) -> (Server, Stopper) {
+        let stopper = self.stopper();
+        (self.server, stopper)
+    }
+
+    /// What stops this server the way Ctrl-C does: readiness goes down and responses close their
+    /// connections, then after the drain the listener closes and the requests in flight finish.
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            handle: self.server.handle(),
+            stopping: self.stopping.clone(),
+            drain: self.drain,
+        }
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then stops gracefully (see [`Stopper::stop`]).
     pub async fn run_until_stopped(self) -> io::Result<()> {
-        run_until_stopped(self.server).await?;
+        let stopper = self.stopper();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            stopper.stop().await;
+        });
+        self.server.await?;
         for task in self.background {
             if let Err(err) = task.await {
                 tracing::error!("a background task failed: {err}");
@@ -210,16 +366,32 @@ impl Application {
     }
 }
 
-/// Runs `server` until Ctrl-C or SIGTERM, then stops it gracefully: no new connections, and requests
-/// in flight get up to 5 s to finish.
-pub async fn run_until_stopped(server: Server) -> io::Result<()> {
-    let handle = server.handle();
-    tokio::spawn(async move {
-        shutdown_signal().await;
+/// Stops a server gracefully, in three steps (what Kubernetes expects of a pod it terminates):
+/// 1. [`Stopping`] is set: `/health/ready` answers 503 and every response closes its connection;
+/// 2. for the drain, the server goes on serving, so that a load balancer that polls readiness
+///    stops sending before anything is refused;
+/// 3. the listener closes (new connections are refused) and the requests in flight get up to
+///    5 s to finish.
+#[derive(Debug, Clone)]
+pub struct Stopper {
+    handle: actix_web::dev::ServerHandle,
+    stopping: Stopping,
+    drain: Duration,
+}
+
+impl Stopper {
+    pub async fn stop(&self) {
+        self.stopping.start();
+        if !self.drain.is_zero() {
+            tracing::info!(
+                drain_ms = self.drain.as_millis() as u64,
+                "shutting down: draining, with /health/ready answering 503"
+            );
+            tokio::time::sleep(self.drain).await;
+        }
         tracing::info!("shutting down: finishing the requests in flight");
-        handle.stop(true).await;
-    });
-    server.await
+        self.handle.stop(true).await;
+    }
 }
 
 /// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM (what `docker stop` and systemd send).

@@ -111,8 +111,8 @@ pub struct RunningBinary {
 
 impl RunningBinary {
     /// Runs `program --port 0 ARGS` with `envs` set, and reads its tour from stdout. The service
-    /// URLs of the test's own environment (`DATABASE_URL`, `REDIS_URL`, `MONGODB_URL`) are not
-    /// passed on: the binary gets only what `envs` gives it.
+    /// URLs of the test's own environment (`DATABASE_URL`, `REDIS_URL`, `MONGODB_URL`,
+    /// `SENTRY_DSN`) are not passed on: the binary gets only what `envs` gives it.
     pub fn start(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Self {
         use std::io::{BufRead, BufReader, Read};
         use std::process::{Command, Stdio};
@@ -123,6 +123,7 @@ impl RunningBinary {
             .env_remove("DATABASE_URL")
             .env_remove("REDIS_URL")
             .env_remove("MONGODB_URL")
+            .env_remove("SENTRY_DSN")
             .envs(envs.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -164,19 +165,29 @@ impl RunningBinary {
 
     /// Sends SIGINT (Ctrl-C) and waits up to 10 s for the process to exit.
     pub fn interrupt(&mut self) -> std::process::ExitStatus {
+        self.signal("INT");
+        self.wait(std::time::Duration::from_secs(10))
+    }
+
+    /// Sends `signal` (`TERM`, `INT`, ...) and returns at once.
+    pub fn signal(&self, signal: &str) {
         let sent = std::process::Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
             .status()
             .expect("run kill");
-        assert!(sent.success(), "kill -INT failed");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        assert!(sent.success(), "kill -{signal} failed");
+    }
+
+    /// Waits up to `timeout` for the process to exit, and fails the test if it does not.
+    pub fn wait(&mut self, timeout: std::time::Duration) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait for the binary") {
                 return status;
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "the binary did not stop within 10 s of Ctrl-C"
+                "the binary did not stop within {timeout:?}"
             );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }

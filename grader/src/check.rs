@@ -28,6 +28,13 @@ pub struct Target {
     /// Whether the grader started the server itself (in this process), rather than being pointed
     /// at one with `--base-url`.
     pub in_process: bool,
+    /// The workspace whose files (Dockerfile, workflows) the file checks read: this one, unless
+    /// a test points them at others.
+    pub workspace: std::path::PathBuf,
+    /// Where the server under test sends its error events, when the grader gave it the DSN.
+    pub errors: Option<Arc<common::tracking::Receiver>>,
+    /// The server's log, when it logs into this process (a server the grader started).
+    pub log: Option<common::telemetry::CapturedLog>,
     /// What the running check created, to delete when it ends (see [`Target::delete_afterwards`]).
     created: Arc<Mutex<Vec<Created>>>,
 }
@@ -52,8 +59,32 @@ impl Target {
             raw_url: None,
             client,
             in_process: false,
+            workspace: std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default(),
+            errors: None,
+            log: None,
             created: Arc::default(),
         })
+    }
+
+    /// Grades the files of the workspace at `root` instead of this one.
+    pub fn with_workspace(mut self, root: impl Into<std::path::PathBuf>) -> Self {
+        self.workspace = root.into();
+        self
+    }
+
+    /// The server sends its error events to `receiver`.
+    pub fn with_errors(mut self, receiver: Arc<common::tracking::Receiver>) -> Self {
+        self.errors = Some(receiver);
+        self
+    }
+
+    /// The server logs into `log`.
+    pub fn with_log(mut self, log: common::telemetry::CapturedLog) -> Self {
+        self.log = Some(log);
+        self
     }
 
     pub fn with_raw_url(mut self, raw_url: Url) -> Self {

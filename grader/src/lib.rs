@@ -24,6 +24,7 @@ pub mod phase3;
 pub mod phase4;
 pub mod phase5;
 pub mod phase6;
+pub mod phase7;
 pub mod report;
 pub mod suite;
 pub mod targets;
@@ -65,6 +66,10 @@ pub fn phases() -> Vec<Phase> {
         Phase {
             name: "phase6",
             checks: phase6::checks,
+        },
+        Phase {
+            name: "phase7",
+            checks: phase7::checks,
         },
     ]
 }

@@ -133,6 +133,11 @@ pub async fn start(name: &str) -> anyhow::Result<RunningPhase> {
             let app = phase6_testing::build(config, listener()?).await?;
             RunningPhase::new(app, Some(database), Vec::new())
         }
+        "phase7" => {
+            let database = TestDatabase::sqlite_with(&phase7_deploy::SCHEMA);
+            let config = phase7_config(&database);
+            start_phase7(database, config).await
+        }
         other => bail!("no phase called {other}"),
     }
 }
@@ -221,4 +226,43 @@ fn redis_keys(url: Option<&str>, prefix: &str) -> Vec<Leftover> {
             prefix: prefix.to_owned(),
         })
         .collect()
+}
+
+/// Phase 7's configuration for grading on `database`: errors sent to a receiver the grader starts
+/// (see [`start_phase7`]), the fault routes that make them mounted, Redis when `REDIS_URL` names
+/// one, under a prefix of this run's own.
+pub fn phase7_config(database: &TestDatabase) -> phase7_deploy::Config {
+    let mut config = phase7_deploy::Config::local(database.database.url());
+    config.environment = "grading".to_owned();
+    config.fault_routes = true;
+    config.redis_url = service_url("REDIS_URL").map(Into::into);
+    config.redis_prefix = unique_name("grader");
+    config
+}
+
+/// Phase 7 on `database` with `config`, sending its error events to a receiver of the grader's
+/// and logging into this process's captured log, which the checks of 7.3 and 7.5 read.
+pub async fn start_phase7(
+    database: TestDatabase,
+    mut config: phase7_deploy::Config,
+) -> anyhow::Result<RunningPhase> {
+    let receiver = std::sync::Arc::new(
+        common::tracking::Receiver::start().context("starting the error receiver")?,
+    );
+    config.sentry_dsn = Some(receiver.dsn());
+    let leftovers = redis_keys(
+        config
+            .redis_url
+            .as_ref()
+            .map(common::config::SecretUrl::expose),
+        &config.redis_prefix,
+    );
+    let log = common::telemetry::capture();
+    let app = phase7_deploy::build(config, listener()?).await?;
+    let mut running = RunningPhase::new(app, Some(database), leftovers)?;
+    running.target = running.target.with_errors(receiver);
+    if let Some(log) = log {
+        running.target = running.target.with_log(log);
+    }
+    Ok(running)
 }

@@ -211,7 +211,7 @@ pub struct Config {
     #[arg(long, env = "PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Another OpenID Connect provider to log in with, by its issuer URL
-    /// (`https://accounts.google.com`; HTTPS needs the `tls` feature).
+    /// (`https://accounts.google.com`).
     #[arg(long, env = "OIDC_ISSUER", requires = "oidc_client_id")]
     pub oidc_issuer: Option<String>,
     /// Its name in `/login/{name}`.

@@ -10,8 +10,8 @@
 //! feature would compile a second HTTP stack; [`Http`] is the few lines that plug reqwest in).
 //! Providers come from configuration, each an issuer URL whose discovery document says the rest:
 //! the server's own provider (4.3, `local`) always, and any other (`--oidc-issuer
-//! https://accounts.google.com --oidc-client-id ... --oidc-client-secret ...`, with the `tls`
-//! feature for HTTPS).
+//! https://accounts.google.com --oidc-client-id ... --oidc-client-secret ...`; the workspace's
+//! reqwest speaks HTTPS through rustls).
 //! - `GET /login` lists the providers; `GET /login/{provider}` redirects to the provider with a
 //!   fresh `state`, `nonce` and PKCE challenge, remembered server-side for ten minutes, and the
 //!   `state` in an `HttpOnly`, `SameSite=Lax` cookie;

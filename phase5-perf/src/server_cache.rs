@@ -38,6 +38,7 @@ use actix_web::{HttpResponse, get, post, web};
 use common::ApiError;
 use common::db::{Database, blocking, write_transaction};
 use common::extract::{Path, ValidJson};
+use common::redis::within;
 use diesel::prelude::*;
 use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
@@ -49,8 +50,6 @@ use crate::jobs::queue::{DbQueue, Job};
 use crate::sales::{self, NewSale, ReportRow, Sale};
 use crate::schema::sales as sales_table;
 
-/// How long a Redis command may take before the cache gives up on Redis for this request.
-const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 /// How long a write waits for the other instances to acknowledge its invalidation.
 const ACK_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long an instance without the computation lock waits for the one that has it.
@@ -172,15 +171,6 @@ impl Shared {
     fn channel(&self) -> String {
         format!("{}:cache:invalidations", self.prefix)
     }
-}
-
-/// A Redis command with [`REDIS_TIMEOUT`].
-async fn within<T>(
-    command: impl std::future::Future<Output = redis::RedisResult<T>>,
-) -> anyhow::Result<T> {
-    Ok(tokio::time::timeout(REDIS_TIMEOUT, command)
-        .await
-        .map_err(|_| anyhow::anyhow!("Redis did not answer within {REDIS_TIMEOUT:?}"))??)
 }
 
 /// The two-tier cache of the sales report. See the module's documentation.

@@ -284,6 +284,50 @@ async fn every_phase6_check_fails_against_a_wrong_server() {
     assert_all_fail("phase6", &wrong_target(&server), &phase6_testing::MANIFEST).await;
 }
 
+#[tokio::test]
+async fn phase7_passes_every_check_on_sqlite() {
+    let database = TestDatabase::sqlite_with(&phase7_deploy::SCHEMA);
+    let mut config = targets::phase7_config(&database);
+    config.redis_url = None;
+    let running = targets::start_phase7(database, config).await.unwrap();
+    assert_all_pass("phase7", &running.target).await;
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn phase7_passes_every_check_on_postgres_and_redis() {
+    let Some(database) = TestDatabase::postgres_with(&phase7_deploy::SCHEMA) else {
+        eprintln!("DATABASE_URL is not a PostgreSQL URL: skipped");
+        return;
+    };
+    let config = targets::phase7_config(&database);
+    if config.redis_url.is_none() {
+        eprintln!("REDIS_URL is not set: skipped");
+        return;
+    }
+    let running = targets::start_phase7(database, config).await.unwrap();
+    assert_all_pass("phase7", &running.target).await;
+    running.stop().await.unwrap();
+}
+
+/// The wrong server, with a workspace that has none of phase 7's files, an error receiver it
+/// never sends to, and the log of this process, where it never logs.
+#[tokio::test]
+async fn every_phase7_check_fails_against_a_wrong_server_and_files() {
+    let server = wrong_server();
+    let empty = std::env::temp_dir().join(unique_name("grader_empty_workspace"));
+    std::fs::create_dir_all(&empty).unwrap();
+    let receiver = std::sync::Arc::new(common::tracking::Receiver::start().unwrap());
+    let mut target = wrong_target(&server)
+        .with_workspace(&empty)
+        .with_errors(receiver);
+    if let Some(log) = common::telemetry::capture() {
+        target = target.with_log(log);
+    }
+    assert_all_fail("phase7", &target, &phase7_deploy::MANIFEST).await;
+    std::fs::remove_dir_all(&empty).unwrap();
+}
+
 async fn run_grader(args: Vec<String>) -> (Option<i32>, String) {
     let output = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_grader"))

@@ -56,6 +56,11 @@ fn crates() -> Vec<Graded> {
             manifest: &phase6_testing::MANIFEST,
             checks: grader::phase6::checks(),
         },
+        Graded {
+            folder: "phase7-deploy",
+            manifest: &phase7_deploy::MANIFEST,
+            checks: grader::phase7::checks(),
+        },
     ]
 }
 

@@ -1,0 +1,5 @@
+CREATE TABLE tasks (
+    id SERIAL PRIMARY KEY,
+    title TEXT NOT NULL CHECK (char_length(title) BETWEEN 1 AND 200),
+    done BOOLEAN NOT NULL DEFAULT FALSE
+);

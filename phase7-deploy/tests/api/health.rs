@@ -1,0 +1,153 @@
+//! `/health/live` and `/health/ready`: ready asks the database and Redis, answers 503 naming what
+//! is down, and goes down when the server starts stopping.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::db::testing::TestDatabase;
+use common::testing::{TestServer, listener, service_url};
+use phase7_deploy::{Config, SCHEMA};
+use serde_json::Value;
+
+use crate::support::in_process;
+
+async fn get(url: String) -> (u16, Value, reqwest::header::HeaderMap) {
+    let response = reqwest::get(url).await.expect("an answer");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (status, response.json().await.expect("JSON"), headers)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn live_asks_nothing_and_ready_asks_the_database() {
+    let (server, _database) = in_process(Config::local("")).await;
+    let (status, body, _) = get(format!("{}/health/live", server.base_url())).await;
+    assert_eq!((status, body), (200, serde_json::json!({"status": "pass"})));
+    let (status, body, headers) = get(format!("{}/health/ready", server.base_url())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["checks"]["database"], "pass");
+    assert_eq!(headers["cache-control"], "no-store");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ready_goes_down_as_soon_as_the_server_is_told_to_stop() {
+    let database = TestDatabase::sqlite_with(&SCHEMA);
+    let mut config = Config::local(database.database.url());
+    config.shutdown_drain_seconds = 2;
+    let app = phase7_deploy::build(config, listener().expect("a free port"))
+        .await
+        .expect("phase 7 starts");
+    let stopper = app.stopper();
+    let server = TestServer::spawn(app);
+    let stopping = tokio::spawn(async move { stopper.stop().await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let (status, body, headers) = get(format!("{}/health/ready", server.base_url())).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["detail"], "the server is shutting down");
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert_eq!(
+        headers["connection"], "close",
+        "a stopping server closes each connection"
+    );
+    // During the drain the API still answers.
+    let (status, _, _) = get(format!("{}/tasks", server.base_url())).await;
+    assert_eq!(status, 200);
+    stopping.await.expect("the stop completes");
+}
+
+/// A TCP proxy to `upstream` that can be cut, as a network partition would.
+struct Proxy {
+    address: std::net::SocketAddr,
+    tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(upstream: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let address = listener.local_addr().expect("an address");
+        let tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let connections = tasks.clone();
+        let accepting = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let connection = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                connections.lock().expect("the lock").push(connection);
+            }
+        });
+        tasks.lock().expect("the lock").push(accepting);
+        Self { address, tasks }
+    }
+
+    /// Closes the listener and every connection through it.
+    fn cut(&self) {
+        for task in self.tasks.lock().expect("the lock").drain(..) {
+            task.abort();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ready_names_redis_when_redis_is_down_and_reads_still_work() {
+    let Some(redis_url) = service_url("REDIS_URL") else {
+        eprintln!("skipped: REDIS_URL is not set");
+        return;
+    };
+    let upstream = url::Url::parse(&redis_url).expect("a Redis URL");
+    let upstream = format!(
+        "{}:{}",
+        upstream.host_str().expect("a host"),
+        upstream.port().unwrap_or(6379)
+    );
+    let proxy = Proxy::start(upstream).await;
+    let mut config = Config::local("");
+    config.redis_url = Some(format!("redis://{}", proxy.address).into());
+    config.redis_prefix = common::testing::unique_name("phase7_health");
+    let (server, _database) = in_process(config).await;
+    let base = server.base_url();
+
+    let (status, body, _) = get(format!("{base}/health/ready")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["checks"]["redis"], "pass");
+    let created = reqwest::Client::new()
+        .post(format!("{base}/tasks"))
+        .json(&serde_json::json!({"title": "Survive an outage"}))
+        .send()
+        .await
+        .expect("an answer");
+    let location = crate::support::created(&created);
+
+    proxy.cut();
+    let (status, body, _) = get(format!("{base}/health/ready")).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.starts_with("not ready: redis (")),
+        "{body}"
+    );
+    assert_eq!(body["checks"]["database"], "pass");
+    assert!(
+        body["checks"]["redis"]
+            .as_str()
+            .is_some_and(|redis| redis.starts_with("fail: ")),
+        "{body}"
+    );
+    let started = std::time::Instant::now();
+    let (status, task, _) = get(format!("{base}{location}")).await;
+    assert_eq!(
+        status, 200,
+        "a read goes to the database when the cache is down: {task}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "a read waited {:?} for a Redis that is down",
+        started.elapsed()
+    );
+}
