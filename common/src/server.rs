@@ -173,7 +173,7 @@ where
 }
 
 /// Serves `configure`'s routes on `listener`, documented by `openapi` and described by `manifest`.
-/// The returned server runs when awaited or spawned; [`Application::run_until_stopped`] adds
+/// The returned server runs when awaited or spawned; [`Application::run_with_tour`] adds
 /// graceful shutdown on Ctrl-C, `Server::handle()` stops it from code.
 pub fn serve<F>(
     listener: TcpListener,
@@ -218,7 +218,7 @@ where
     let server = server
         .listen(listener)?
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
-        // actix would treat Ctrl-C (SIGINT) as a forced stop; `run_until_stopped` makes it graceful.
+        // actix would treat Ctrl-C (SIGINT) as a forced stop; `run_with_tour` makes it graceful.
         .disable_signals()
         .run();
     Ok(server)
@@ -232,7 +232,7 @@ pub struct Application {
     manifest: &'static Manifest,
     notes: Vec<String>,
     /// Work that runs beside the server and stops on the same signal (phase 5's job worker):
-    /// [`Application::run_until_stopped`] waits for it after the server has stopped.
+    /// [`Application::run_with_tour`] waits for it after the server has stopped.
     background: Vec<tokio::task::JoinHandle<()>>,
     stopping: Stopping,
     drain: Duration,
@@ -349,11 +349,20 @@ impl Application {
         }
     }
 
-    /// Serves until Ctrl-C or SIGTERM, then stops gracefully (see [`Stopper::stop`]).
-    pub async fn run_until_stopped(self) -> io::Result<()> {
+    /// Prints the tour, then serves until Ctrl-C or SIGTERM and stops gracefully (see
+    /// [`Stopper::stop`]): what a binary's `main` ends with. The signals are caught before the tour
+    /// is printed, so a signal from whoever read it (a test, a supervisor) stops the server
+    /// gracefully instead of killing the process.
+    pub async fn run_with_tour(self) -> io::Result<()> {
+        let signals = Signals::catch()?;
+        println!("{}", self.tour());
+        self.run_until(signals).await
+    }
+
+    async fn run_until(self, signals: Signals) -> io::Result<()> {
         let stopper = self.stopper();
         tokio::spawn(async move {
-            shutdown_signal().await;
+            signals.recv().await;
             stopper.stop().await;
         });
         self.server.await?;
@@ -363,6 +372,44 @@ impl Application {
             }
         }
         Ok(())
+    }
+}
+
+/// Ctrl-C (SIGINT) and, on Unix, SIGTERM, caught from the moment [`Signals::catch`] returns:
+/// until then either would end the process at once.
+struct Signals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn catch() -> io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// Resolves on the first of them.
+    async fn recv(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

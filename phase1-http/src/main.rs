@@ -42,8 +42,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => {
             let listener = cli.server.bind(phase1_http::DEFAULT_PORT)?;
             let app = phase1_http::build(cli.config, listener).await?;
-            println!("{}", app.tour());
-            app.run_until_stopped().await?;
+            app.run_with_tour().await?;
         }
         Command::Raw => {
             let listener = cli.server.bind(phase1_http::RAW_DEFAULT_PORT)?;

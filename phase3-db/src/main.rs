@@ -45,7 +45,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     common::telemetry::init(cli.server.log_format);
     let listener = cli.server.bind(MANIFEST.port)?;
     let app = phase3_db::build(cli.config, listener).await?;
-    println!("{}", app.tour());
-    app.run_until_stopped().await?;
+    app.run_with_tour().await?;
     Ok(())
 }

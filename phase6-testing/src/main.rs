@@ -31,7 +31,6 @@ async fn serve(server: ServerArgs, config: Config) -> anyhow::Result<()> {
     common::telemetry::init(server.log_format);
     let listener = server.bind(MANIFEST.port)?;
     let app = build(config, listener).await?;
-    println!("{}", app.tour());
-    app.run_until_stopped().await?;
+    app.run_with_tour().await?;
     Ok(())
 }

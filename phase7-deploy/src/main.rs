@@ -40,7 +40,6 @@ async fn serve(server: ServerArgs, config: Config) -> anyhow::Result<()> {
     let listener = server.bind(MANIFEST.port)?;
     let tracking = config.sentry_dsn.is_some().then(ErrorTracking::global);
     let app = build_with(config, tracking, listener).await?;
-    println!("{}", app.tour());
-    app.run_until_stopped().await?;
+    app.run_with_tour().await?;
     Ok(())
 }
