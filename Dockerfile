@@ -28,8 +28,7 @@ COPY --from=planner /app/recipe.json recipe.json
 # The dependency layer: rebuilt only when the recipe (manifests, lock file) changes.
 RUN cargo chef cook --release --locked --recipe-path recipe.json --package "${CRATE}" --package common
 COPY . .
-RUN cargo build --release --locked --package "${CRATE}" --bin "${CRATE}" \
-    && cargo build --release --locked --package common --bin healthcheck \
+RUN cargo build --release --locked --package "${CRATE}" --bin "${CRATE}" --package common --bin healthcheck \
     && mkdir -p /out \
     && cp "target/release/${CRATE}" /out/service \
     && cp target/release/healthcheck /out/healthcheck

@@ -84,7 +84,8 @@ pub fn parse_with_secret_files<T: clap::Parser>() -> T {
                 )
                 .exit(),
         };
-        command = command.mut_arg(id, |arg| arg.default_value(value));
+        // The value is a secret: `--help` must not print it as the default.
+        command = command.mut_arg(id, |arg| arg.default_value(value).hide_default_value(true));
     }
     let matches = command.get_matches();
     T::from_arg_matches(&matches).unwrap_or_else(|err| err.exit())

@@ -6,8 +6,8 @@
 //! - **live:** is the process able to answer at all? A failure gets it restarted, so this asks
 //!   nothing of the database: a database outage must not restart every instance at once.
 //! - **ready:** should it get traffic now? It asks each [`Probe`] (the database, Redis, ...), all at
-//!   once and each within [`PROBE_TIMEOUT`], and answers `503` naming what is down, so that traffic
-//!   goes to the instances that can serve it. It also answers `503` once the server is shutting
+//!   once and each within [`PROBE_TIMEOUT`], and answers `503` naming what is down (why goes to
+//!   the log, at `warn`), so that traffic goes to the instances that can serve it. It also answers `503` once the server is shutting
 //!   down, so that a load balancer stops sending before the listener closes.
 //!
 //! Python services write these by hand, or with `fastapi-health` or `django-health-check`; the
@@ -137,7 +137,7 @@ async fn live() -> HttpResponse {
     responses(
         (status = 200, description = "Every probe passed.", body = Readiness),
         (status = 503, description = "A probe failed, or the server is shutting down; `checks` \
-            names each probe with `pass` or why it failed.",
+            names each probe with `pass` or `fail`.",
             content_type = "application/problem+json", body = crate::Problem),
     ),
 )]
@@ -149,11 +149,14 @@ async fn ready(
     let mut checks = serde_json::Map::new();
     let mut down = Vec::new();
     for (probe, result) in health.probes.iter().zip(results) {
+        // Why a probe failed goes to the log, not to whoever asks: the reason can name hosts and
+        // addresses, and readiness answers anyone.
         let value = match result {
-            Ok(()) => "pass".to_owned(),
+            Ok(()) => "pass",
             Err(why) => {
-                down.push(format!("{} ({why})", probe.name));
-                format!("fail: {why}")
+                tracing::warn!(probe = probe.name, reason = %why, "a readiness probe failed");
+                down.push(probe.name);
+                "fail"
             }
         };
         checks.insert(probe.name.to_owned(), value.into());

@@ -429,8 +429,8 @@ fn is_problem(response: &HttpResponse) -> bool {
 }
 
 /// The cause of a 5xx, at `error`, and (with error tracking) sent as an event whose id the line
-/// carries. A 5xx an API chose on purpose, without a cause (503 "not ready"), is logged and not
-/// sent: it is not a bug.
+/// carries. A 5xx an API chose on purpose, without a cause (503 "not ready"), is a warning and is
+/// not sent: it is not a bug.
 fn log_server_error(path: &str, err: &Error) {
     match err.as_error::<ApiError>() {
         Some(api_error) => match api_error.cause() {
@@ -447,7 +447,8 @@ fn log_server_error(path: &str, err: &Error) {
                     "request failed"
                 );
             }
-            None => tracing::error!(path, error = %err, "request failed"),
+            // Chosen, not a failure of ours (a readiness probe's 503): a warning.
+            None => tracing::warn!(path, error = %err, "request refused"),
         },
         None => {
             #[cfg(feature = "error-tracking")]

@@ -359,11 +359,19 @@ impl Application {
         self.run_until(signals).await
     }
 
-    async fn run_until(self, signals: Signals) -> io::Result<()> {
+    async fn run_until(self, mut signals: Signals) -> io::Result<()> {
         let stopper = self.stopper();
         tokio::spawn(async move {
             signals.recv().await;
-            stopper.stop().await;
+            let forced = stopper.clone();
+            tokio::select! {
+                () = stopper.stop() => {}
+                // A second Ctrl-C, during a drain or a slow request: stop now.
+                () = signals.recv() => {
+                    tracing::warn!("a second signal: stopping without waiting for the requests in flight");
+                    forced.force().await;
+                }
+            }
         });
         self.server.await?;
         for task in self.background {
@@ -398,8 +406,8 @@ impl Signals {
         Ok(Self {})
     }
 
-    /// Resolves on the first of them.
-    async fn recv(mut self) {
+    /// Resolves on the next of them.
+    async fn recv(&mut self) {
         #[cfg(unix)]
         tokio::select! {
             _ = self.interrupt.recv() => {}
@@ -407,7 +415,6 @@ impl Signals {
         }
         #[cfg(not(unix))]
         {
-            let _ = &mut self;
             let _ = tokio::signal::ctrl_c().await;
         }
     }
@@ -419,6 +426,8 @@ impl Signals {
 ///    stops sending before anything is refused;
 /// 3. the listener closes (new connections are refused) and the requests in flight get up to
 ///    5 s to finish.
+///
+/// A second Ctrl-C or SIGTERM, during the drain or the wait, stops the server at once.
 #[derive(Debug, Clone)]
 pub struct Stopper {
     handle: actix_web::dev::ServerHandle,
@@ -438,6 +447,11 @@ impl Stopper {
         }
         tracing::info!("shutting down: finishing the requests in flight");
         self.handle.stop(true).await;
+    }
+
+    /// Stops at once: the connections are closed, requests in flight or not.
+    pub async fn force(&self) {
+        self.handle.stop(false).await;
     }
 }
 

@@ -61,7 +61,12 @@ pub fn options(settings: &Settings) -> ClientOptions {
     options.attach_stacktrace = true;
     options.max_request_body_size = sentry::MaxRequestBodySize::None;
     options.before_send = Some(Arc::new(|event| Some(scrub(event))));
-    options.transport = Some(Arc::new(WorkspaceTransport(reqwest::Client::new())));
+    // A tracker that stops answering must not hold the transport's queue for ever.
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap_or_default();
+    options.transport = Some(Arc::new(WorkspaceTransport(client)));
     options
 }
 
@@ -81,7 +86,9 @@ impl TransportFactory for WorkspaceTransport {
 /// Removes from an event's request what must not leave the process: every header not in
 /// [`KEPT_HEADERS`], cookies, the query string (in the URL too), the body and the environment.
 /// `send_default_pii = false` already drops `Authorization` and `Cookie`; this also drops what it
-/// cannot know is secret.
+/// cannot know is secret. It does not read the exception's text: a cause that quotes a secret (an
+/// error message with a URL and its password in it) must not be written that way in the first
+/// place (`common::config::SecretUrl` prints itself redacted).
 pub fn scrub(mut event: Event<'static>) -> Event<'static> {
     if let Some(request) = event.request.as_mut() {
         request
@@ -269,17 +276,31 @@ pub fn line_of_event<'l>(
     })
 }
 
-/// The events in an envelope: a header line, then for each item a header line and its payload
-/// (one line of JSON for an event).
+/// The events in an envelope: a header line, then for each item a header line and its payload,
+/// `length` bytes long when the header says so, else up to the next newline.
 fn events_in(envelope: &str) -> Vec<serde_json::Value> {
-    let mut lines = envelope.lines().skip(1);
+    let mut rest = envelope.split_once('\n').map_or("", |(_, items)| items);
     let mut events = Vec::new();
-    while let (Some(header), Some(payload)) = (lines.next(), lines.next()) {
-        let is_event = serde_json::from_str::<serde_json::Value>(header)
-            .is_ok_and(|header| header["type"] == "event");
-        if is_event && let Ok(event) = serde_json::from_str(payload) {
+    while let Some((header, after)) = rest.split_once('\n') {
+        let Ok(header) = serde_json::from_str::<serde_json::Value>(header) else {
+            break;
+        };
+        let length = header["length"]
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok());
+        let (payload, next) = match length {
+            Some(n) if n <= after.len() && after.is_char_boundary(n) => {
+                let (payload, next) = after.split_at(n);
+                (payload, next.strip_prefix('\n').unwrap_or(next))
+            }
+            _ => after.split_once('\n').unwrap_or((after, "")),
+        };
+        if header["type"] == "event"
+            && let Ok(event) = serde_json::from_str(payload)
+        {
             events.push(event);
         }
+        rest = next;
     }
     events
 }
@@ -288,6 +309,25 @@ fn events_in(envelope: &str) -> Vec<serde_json::Value> {
 mod tests {
     use super::*;
     use sentry::protocol::{Map, Request};
+
+    #[test]
+    fn an_envelope_is_read_item_by_item_with_or_without_a_length() {
+        let envelope = concat!(
+            "{\"event_id\":\"a\"}\n",
+            "{\"type\":\"attachment\",\"length\":7}\n",
+            "two\nlns\n",
+            "{\"type\":\"event\"}\n",
+            "{\"message\":\"first\"}\n",
+            "{\"type\":\"event\",\"length\":20}\n",
+            "{\"message\":\"second\"}",
+        );
+        let events = events_in(envelope);
+        let messages: Vec<&str> = events
+            .iter()
+            .filter_map(|e| e["message"].as_str())
+            .collect();
+        assert_eq!(messages, ["first", "second"]);
+    }
 
     #[test]
     fn nothing_secret_survives_the_scrubber() {

@@ -46,7 +46,8 @@ fn instructions(dockerfile: &str) -> Vec<(String, String)> {
     let mut current = String::new();
     for line in dockerfile.lines() {
         let trimmed = line.trim();
-        if current.is_empty() && (trimmed.is_empty() || trimmed.starts_with('#')) {
+        // Comments and blank lines, also between the lines of a continued instruction.
+        if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
         match trimmed.strip_suffix('\\') {
@@ -108,9 +109,10 @@ pub fn dockerfile_findings(dockerfile: &str, dockerignore: Option<&str>) -> Vec<
         .iter()
         .rposition(|(k, _)| k == "FROM")
         .map_or(&instructions[..], |at| &instructions[at..]);
+    // `FROM [--platform=...] image [AS name]`: the image.
     let runtime_base = last_stage
         .first()
-        .map(|(_, base)| base.as_str())
+        .and_then(|(_, from)| from.split_whitespace().find(|word| !word.starts_with("--")))
         .unwrap_or("");
     let small = [
         "distroless",
@@ -131,6 +133,8 @@ pub fn dockerfile_findings(dockerfile: &str, dockerignore: Option<&str>) -> Vec<
         .find(|(k, _)| k == "USER")
         .map(|(_, user)| user.split(':').next().unwrap_or("").trim().to_owned());
     match user.as_deref() {
+        // distroless's `:nonroot` images set their user themselves.
+        None if runtime_base.ends_with(":nonroot") => {}
         None => findings.push("the runtime stage sets no USER: it runs as root".to_owned()),
         Some("root" | "0") => findings.push("the runtime stage runs as root".to_owned()),
         Some(_) => {}
@@ -195,7 +199,11 @@ pub fn workflow_findings(workflows: &[(String, String)]) -> Vec<String> {
             let Some(action) = line.trim().trim_start_matches("- ").strip_prefix("uses:") else {
                 continue;
             };
-            let action = action.split_whitespace().next().unwrap_or("");
+            let action = action
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .trim_matches(|c| c == '"' || c == '\'');
             if action.starts_with("./") || action.starts_with("docker://") {
                 continue;
             }
@@ -237,7 +245,7 @@ pub fn workflow_findings(workflows: &[(String, String)]) -> Vec<String> {
     }
     let release = workflows
         .iter()
-        .find(|(_, text)| text.contains("tags:") && text.contains("build-push-action@"));
+        .find(|(_, text)| triggered_by_tags(text) && text.contains("build-push-action@"));
     match release {
         None => findings.push("no workflow builds and pushes an image on a tag".to_owned()),
         Some((name, text)) if !text.contains("push: true") => {
@@ -246,6 +254,14 @@ pub fn workflow_findings(workflows: &[(String, String)]) -> Vec<String> {
         Some(_) => {}
     }
     findings
+}
+
+/// Whether a workflow's `on:` (the lines before `jobs:`) has a `tags:` filter.
+fn triggered_by_tags(workflow: &str) -> bool {
+    workflow
+        .lines()
+        .take_while(|line| !line.starts_with("jobs:"))
+        .any(|line| line.trim_start().starts_with("tags:"))
 }
 
 fn read(path: &Path) -> anyhow::Result<String> {
@@ -396,10 +412,15 @@ fn parse_scrape(text: &str) -> Vec<Sample> {
         .lines()
         .filter(|line| !line.starts_with('#') && !line.is_empty())
     {
-        let Some((series, value)) = line.rsplit_once(' ') else {
+        // `series value [timestamp]`; a space in the series can only be inside its braces.
+        let after_labels = line.rfind('}').map_or(0, |at| at + 1);
+        let split = line[after_labels..]
+            .find(' ')
+            .map_or(line.len(), |at| after_labels + at);
+        let (series, sample) = line.split_at(split);
+        let Some(Ok(value)) = sample.split_whitespace().next().map(str::parse) else {
             continue;
         };
-        let Ok(value) = value.parse() else { continue };
         let (name, labels) = match series.split_once('{') {
             Some((name, labels)) => (name, labels.trim_end_matches('}')),
             None => (series, ""),
@@ -788,6 +809,14 @@ mod tests {
                 &DOCKERFILE.replace("cargo chef cook", "cargo chef-less"),
                 "cached",
             ),
+            (
+                "a fat runtime, with a platform",
+                &DOCKERFILE.replace(
+                    "FROM gcr.io/distroless/cc-debian12:nonroot",
+                    "FROM --platform=linux/amd64 rust:1.95-slim",
+                ),
+                "small",
+            ),
         ] {
             let findings = dockerfile_findings(wrong, Some("target/\n"));
             assert!(
@@ -849,6 +878,11 @@ mod tests {
                 replaced("push: true", "push: false"),
                 "not pushed",
             ),
+            (
+                "no tag trigger",
+                replaced("tags: [\"v*\"]", "branches: [main]"),
+                "on a tag",
+            ),
         ] {
             let findings = workflow_findings(&wrong);
             assert!(
@@ -860,9 +894,11 @@ mod tests {
 
     #[test]
     fn a_scrape_is_read_into_samples() {
-        let samples =
-            parse_scrape("# TYPE a counter\na_total{method=\"GET\",route=\"/x/{id}\"} 3\nup 1\n");
+        let samples = parse_scrape(
+            "# TYPE a counter\na_total{method=\"GET\",route=\"/x/{id}\"} 3 1700000000000\nup 1\n",
+        );
         assert_eq!(samples.len(), 2);
+        assert_eq!(samples[0].value, 3.0, "the timestamp is not the value");
         assert_eq!(samples[0].labels["route"], "/x/{id}");
         assert_eq!(
             samples[1],

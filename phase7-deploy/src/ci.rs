@@ -12,13 +12,13 @@
 //! is the compiler itself, which type-checks everything on every build; there is nothing to opt
 //! into.
 //!
-//! - `ci.yml`, on every push and pull request: fmt, clippy, and `cargo test --workspace` with
+//! - `ci.yml`, on every push to `main` and every pull request: fmt, clippy, and `cargo test --workspace` with
 //!   PostgreSQL, Redis, MongoDB and RabbitMQ as service containers and `REQUIRE_SERVICES=1`, so
 //!   that a service that fails to start fails the run instead of skipping its tests; then the
 //!   grader, the linters of this phase (hadolint, actionlint, zizmor, promtool) and schemathesis
 //!   against every crate. The cargo registry and `target/` are cached, keyed by `Cargo.lock`.
 //! - `release.yml`, on a `v*` tag: builds the image of 7.1 with Buildx, the cooked dependency
-//!   layer cached in GitHub's cache, and pushes it to the GitHub container registry, tagged with
+//!   layer kept in GitHub's cache (`cache-from`/`cache-to: type=gha`), and pushes it to the GitHub container registry, tagged with
 //!   the version and labelled with the commit.
 //! - Least privilege: the workflows' `permissions` are `contents: read` (the release job alone
 //!   adds `packages: write`), `actions/checkout` does not keep the token (`persist-credentials:

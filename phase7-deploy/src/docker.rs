@@ -17,18 +17,19 @@
 //!   the cost, paid once per dependency change. BuildKit cache mounts (`--mount=type=cache` on
 //!   `target/` and the registry) would keep the compiled units across any change instead, but they
 //!   live on the build host, not in the image's layers, so a CI runner that starts empty (as
-//!   GitHub's do) gets nothing from them without exporting the cache; a cooked layer travels with
-//!   the registry cache (`--cache-from`).
+//!   GitHub's do) gets nothing from them; a cooked layer is a layer, which BuildKit's exported
+//!   cache carries from one run to the next (`release.yml` keeps it in GitHub's cache).
 //! - **Stage `runtime`, `gcr.io/distroless/cc-debian12:nonroot`:** glibc, CA certificates, a
 //!   `nonroot` user (65532), no shell and no package manager: nothing for an intruder to use and
-//!   nothing to patch. The binary is the only file added. SQLite and libpq are compiled into it,
+//!   nothing to patch. The binary and its health check are the only files added. SQLite and libpq are compiled into it,
 //!   and TLS is rustls, so nothing else is needed. The image is the base's 23 MB or so plus the
 //!   binary (21.7 MB stripped for this crate) and the health check (1 MB): some 46 MB, where a
 //!   Python one is 150 to 400.
 //! - **`HEALTHCHECK`** runs `healthcheck`, a twenty-line binary of `common`'s
 //!   (`common/src/bin/healthcheck.rs`) copied in beside the service: the image has no shell and
 //!   no curl. It asks `http://127.0.0.1:$PORT$HEALTHCHECK_PATH` (`/health/live` for this crate,
-//!   `/` for the others) and exits 0 on a 200. **`STOPSIGNAL SIGTERM`**, which the server takes
+//!   `/` for the others) and exits 0 on a 200. It reads the port from `PORT`, as the service
+//!   does: change the port with `-e PORT=...`, not with a `--port` flag, which it cannot see. **`STOPSIGNAL SIGTERM`**, which the server takes
 //!   as a graceful stop (see `crate::health`). OCI labels name the source and the crate.
 //! - `.dockerignore` keeps `target/`, `.git/` and local databases out of the build context.
 //!

@@ -77,7 +77,8 @@ pub struct Slept {
     pub slept_ms: u64,
 }
 
-/// A request that takes `ms` milliseconds: one in flight when SIGTERM arrives must still finish.
+/// A request that takes `ms` milliseconds: one in flight when SIGTERM arrives still finishes, if it
+/// takes less than the drain and the 5 s grace together.
 #[utoipa::path(
     tag = "faults",
     operation_id = "fault_slow",

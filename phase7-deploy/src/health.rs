@@ -22,7 +22,7 @@ pub fn readiness(database: Database, redis: Option<redis::aio::ConnectionManager
         let database = database.clone();
         async move {
             common::db::blocking(move || {
-                let mut conn = database.conn()?;
+                let mut conn = database.conn_within(common::health::PROBE_TIMEOUT)?;
                 conn.batch_execute("SELECT 1")
                     .map_err(common::ApiError::from)
             })

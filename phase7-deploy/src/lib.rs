@@ -65,7 +65,7 @@ pub const MANIFEST: Manifest = Manifest {
             id: "7.3",
             title: "error tracking",
             modules: &["src/errors.rs"],
-            routes: &["-- --fault-routes"],
+            routes: &["-- --fault-routes true"],
         },
         Topic {
             id: "7.4",
@@ -104,17 +104,22 @@ pub static SCHEMA: [&MigrationSet; 1] = [&TASKS];
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     /// A postgres:// URL, or a SQLite file (created if missing).
-    #[arg(long, env = "DATABASE_URL", default_value = "data/phase7.sqlite3")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "data/phase7.sqlite3",
+        hide_env_values = true
+    )]
     pub database_url: SecretUrl,
     /// Redis, to cache tasks in (`redis://127.0.0.1:6379`); no cache when absent.
-    #[arg(long, env = "REDIS_URL")]
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<SecretUrl>,
     /// What this instance's Redis keys start with.
     #[arg(long, env = "REDIS_PREFIX", default_value = "phase7")]
     pub redis_prefix: String,
     /// Where errors are sent: a Sentry DSN, `https://KEY@o0.ingest.sentry.io/PROJECT`; nowhere
     /// when absent.
-    #[arg(long, env = "SENTRY_DSN")]
+    #[arg(long, env = "SENTRY_DSN", hide_env_values = true)]
     pub sentry_dsn: Option<sentry::types::Dsn>,
     /// The environment errors are filed under.
     #[arg(long, env = "SENTRY_ENVIRONMENT", default_value = "development")]

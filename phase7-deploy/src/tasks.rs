@@ -1,15 +1,16 @@
 //! Tasks: the API this phase deploys, a to-do list. Small on purpose; what it shows is around it:
 //! each change is counted as a business metric ([`crate::metrics`]), each read may come from Redis
-//! (read-through, 60 s, removed on every change), and Redis failing makes a read at most 250 ms
-//! slower (it goes to the database) without failing it; a change that cannot remove its cached
-//! copy is a 500, since the copy would be served stale.
+//! (read-through, 60 s, removed on every change, with a marker that keeps a read in flight from
+//! putting the old row back), and Redis failing makes a read at most 250 ms slower (it goes to the
+//! database, and puts nothing back) without failing it. A change that cannot remove its cached
+//! copy is a 500 after its commit: a stale copy served for a minute was judged worse.
 
 use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use common::ApiError;
-use common::db::{Database, blocking};
+use common::db::{Database, blocking, write_transaction};
 use common::extract::{Path, ValidJson};
 use common::redis::within;
 use diesel::prelude::*;
@@ -60,39 +61,66 @@ impl Cache {
         format!("{}:task:{id}", self.prefix)
     }
 
-    /// The cached task, if Redis has it and answers within 250 ms; a failure is logged and is a
-    /// miss.
-    async fn get(&self, id: i32) -> Option<Task> {
+    /// The cached task, if Redis has it and answers within 250 ms.
+    async fn get(&self, id: i32) -> Lookup {
         let mut connection = self.connection.clone();
         let found: anyhow::Result<Option<String>> = within(connection.get(self.key(id))).await;
         match found {
-            Ok(text) => text.and_then(|text| serde_json::from_str(&text).ok()),
+            Ok(Some(text)) => serde_json::from_str(&text).map_or(Lookup::Miss, Lookup::Hit),
+            Ok(None) => Lookup::Miss,
             Err(err) => {
-                tracing::warn!(error = %err, "the task cache is unavailable; reading the database");
-                None
+                tracing::warn!(error = %format_args!("{err:#}"), "the task cache is unavailable; reading the database");
+                Lookup::Unavailable
             }
         }
     }
 
+    /// Keeps `task` for [`CACHED_FOR`], unless the key is taken: by a fresher copy, or by the
+    /// marker a change leaves (see [`Cache::forget`]).
     async fn put(&self, task: &Task) {
         let Ok(text) = serde_json::to_string(task) else {
             return;
         };
         let mut connection = self.connection.clone();
-        let stored: anyhow::Result<()> =
-            within(connection.set_ex(self.key(task.id), text, CACHED_FOR.as_secs())).await;
+        let stored: anyhow::Result<Option<String>> = within(
+            redis::cmd("SET")
+                .arg(self.key(task.id))
+                .arg(text)
+                .arg("EX")
+                .arg(CACHED_FOR.as_secs())
+                .arg("NX")
+                .query_async(&mut connection),
+        )
+        .await;
         if let Err(err) = stored {
-            tracing::warn!(error = %err, "could not cache a task");
+            tracing::warn!(error = %format_args!("{err:#}"), "could not cache a task");
         }
     }
 
-    /// Removes task `id`. A failure is an error: a stale copy would be served for a minute.
+    /// Removes task `id`, leaving for [`FORGOTTEN_FOR`] a marker that no read puts a copy over:
+    /// a read that fetched the old row before the change committed would otherwise cache it
+    /// again, stale, for a minute. A failure is an error, for the same reason.
     async fn forget(&self, id: i32) -> Result<(), ApiError> {
         let mut connection = self.connection.clone();
-        let removed: anyhow::Result<()> = within(connection.del(self.key(id))).await;
+        let removed: anyhow::Result<()> =
+            within(connection.set_ex(self.key(id), FORGOTTEN, FORGOTTEN_FOR.as_secs())).await;
         removed.map_err(|err| ApiError::internal(err.context("removing a cached task")))
     }
 }
+
+/// What the cache said.
+enum Lookup {
+    Hit(Task),
+    Miss,
+    /// Redis did not answer: the database is asked, and nothing is put back.
+    Unavailable,
+}
+
+/// What a change leaves in a task's key: not a task, so a read takes it for a miss.
+const FORGOTTEN: &str = "forgotten";
+
+/// How long the marker stays: longer than a read takes between its database read and its `SET`.
+const FORGOTTEN_FOR: Duration = Duration::from_secs(2);
 
 /// A task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, Queryable, Selectable)]
@@ -214,9 +242,11 @@ pub(crate) async fn get_task(
     list: web::Data<TaskList>,
     Path(id): Path<i32>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(cache) = &list.cache
-        && let Some(task) = cache.get(id).await
-    {
+    let lookup = match &list.cache {
+        Some(cache) => cache.get(id).await,
+        None => Lookup::Unavailable,
+    };
+    if let Lookup::Hit(task) = lookup {
         return Ok(HttpResponse::Ok().json(task));
     }
     let database = list.database.clone();
@@ -225,7 +255,7 @@ pub(crate) async fn get_task(
         find(&mut conn, id)?.ok_or_else(|| no_task(id))
     })
     .await?;
-    if let Some(cache) = &list.cache {
+    if let (Some(cache), Lookup::Miss) = (&list.cache, lookup) {
         cache.put(&task).await;
     }
     Ok(HttpResponse::Ok().json(task))
@@ -247,24 +277,39 @@ pub(crate) async fn change_task(
     ValidJson(change): ValidJson<TaskChange>,
 ) -> Result<HttpResponse, ApiError> {
     let database = list.database.clone();
-    let (before, after) = blocking(move || {
+    // One write transaction (SQLite takes its write lock first: see `write_transaction`), and
+    // only the fields given are written, so that two PATCHes of different fields both stand.
+    // `done` changes only if it is not already so: the request that changes it is the one that
+    // counts it, however many race.
+    let (after, completed) = blocking(move || {
         let mut conn = database.conn()?;
-        conn.transaction(|conn| {
-            let before = find(conn, id)?.ok_or_else(|| no_task(id))?;
-            let title = change.title.unwrap_or_else(|| before.title.clone());
-            let done = change.done.unwrap_or(before.done);
-            diesel::update(tasks::table.find(id))
-                .set((tasks::title.eq(&title), tasks::done.eq(done)))
+        write_transaction(&mut conn, |conn| {
+            find(conn, id)?.ok_or_else(|| no_task(id))?;
+            if let Some(title) = &change.title {
+                diesel::update(tasks::table.find(id))
+                    .set(tasks::title.eq(title))
+                    .execute(conn)?;
+            }
+            let mut completed = false;
+            if let Some(done) = change.done {
+                let changed = diesel::update(
+                    tasks::table
+                        .filter(tasks::id.eq(id))
+                        .filter(tasks::done.eq(!done)),
+                )
+                .set(tasks::done.eq(done))
                 .execute(conn)?;
-            let after = Task { id, title, done };
-            Ok::<_, ApiError>((before, after))
+                completed = done && changed == 1;
+            }
+            let after = find(conn, id)?.ok_or_else(|| no_task(id))?;
+            Ok::<_, ApiError>((after, completed))
         })
     })
     .await?;
     if let Some(cache) = &list.cache {
         cache.forget(id).await?;
     }
-    if after.done && !before.done {
+    if completed {
         list.metrics.completed();
     }
     Ok(HttpResponse::Ok().json(after))

@@ -340,6 +340,12 @@ impl Database {
     pub fn conn(&self) -> anyhow::Result<DbConnection> {
         Ok(self.pool.get()?)
     }
+
+    /// [`Database::conn`], waiting at most `timeout` for one (a health probe's budget, rather than
+    /// the pool's 10 s).
+    pub fn conn_within(&self, timeout: Duration) -> anyhow::Result<DbConnection> {
+        Ok(self.pool.get_timeout(timeout)?)
+    }
 }
 
 /// The name of migration `version`, or the version itself for one this build does not carry.

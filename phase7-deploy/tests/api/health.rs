@@ -126,18 +126,11 @@ async fn ready_names_redis_when_redis_is_down_and_reads_still_work() {
     proxy.cut();
     let (status, body, _) = get(format!("{base}/health/ready")).await;
     assert_eq!(status, 503, "{body}");
-    assert!(
-        body["detail"]
-            .as_str()
-            .is_some_and(|detail| detail.starts_with("not ready: redis (")),
-        "{body}"
-    );
+    assert_eq!(body["detail"], "not ready: redis down", "{body}");
     assert_eq!(body["checks"]["database"], "pass");
-    assert!(
-        body["checks"]["redis"]
-            .as_str()
-            .is_some_and(|redis| redis.starts_with("fail: ")),
-        "{body}"
+    assert_eq!(
+        body["checks"]["redis"], "fail",
+        "why is for the log, not the client"
     );
     let started = std::time::Instant::now();
     let (status, task, _) = get(format!("{base}{location}")).await;
