@@ -59,10 +59,6 @@ impl Probe {
         }
     }
 
-    pub fn name(&self) -> &'static str {
-        self.name
-    }
-
     /// Runs the check, within [`PROBE_TIMEOUT`].
     pub async fn check(&self) -> Result<(), String> {
         match tokio::time::timeout(PROBE_TIMEOUT, (self.check)()).await {

@@ -168,7 +168,26 @@ where
         if method == Method::HEAD {
             req.head_mut().method = Method::GET;
         }
-        let span = request_span(&req, id, &method);
+        #[cfg(feature = "metrics")]
+        let in_flight = self
+            .conventions
+            .metrics
+            .as_ref()
+            .map(crate::metrics::HttpMetrics::start);
+        // The route the request matches, looked up once (it walks the router again) and only
+        // for whoever needs it: the metrics, and the JSON log's span.
+        let span_wants_route =
+            crate::telemetry::json_logs() && tracing::enabled!(tracing::Level::INFO);
+        #[cfg(feature = "metrics")]
+        let wants_route = span_wants_route || in_flight.is_some();
+        #[cfg(not(feature = "metrics"))]
+        let wants_route = span_wants_route;
+        let route = if wants_route {
+            req.match_pattern()
+        } else {
+            None
+        };
+        let span = request_span(&req, id, &method, route.as_deref());
         let end = End {
             // Kept for an error that escapes as `Err`, which carries no request (the request
             // itself cannot be kept: routing needs it unshared). Cloning a `Uri` copies no bytes.
@@ -177,11 +196,7 @@ where
             started,
             stopping: self.conventions.stopping.clone(),
             #[cfg(feature = "metrics")]
-            measured: self
-                .conventions
-                .metrics
-                .as_ref()
-                .map(|metrics| (metrics.start(), req.match_pattern())),
+            measured: in_flight.map(|in_flight| (in_flight, route)),
         };
         let methods = self.conventions.methods.clone();
         // A query parameter the route does not document: refused before any handler runs, so
@@ -300,7 +315,12 @@ fn panicked(panic: &(dyn std::any::Any + Send), uri: &actix_web::http::Uri) -> H
 
 /// The span every line logged while serving the request sits in. People get a short one; a log
 /// collector (`--log-format json`) gets the OpenTelemetry HTTP fields as well.
-fn request_span(req: &ServiceRequest, id: RequestId, method: &Method) -> tracing::Span {
+fn request_span(
+    req: &ServiceRequest,
+    id: RequestId,
+    method: &Method,
+    route: Option<&str>,
+) -> tracing::Span {
     if !tracing::enabled!(tracing::Level::INFO) {
         return tracing::Span::none();
     }
@@ -316,7 +336,7 @@ fn request_span(req: &ServiceRequest, id: RequestId, method: &Method) -> tracing
             request_id = %id,
             "http.request.method" = %method,
             "url.path" = req.path(),
-            "http.route" = req.match_pattern().as_deref().unwrap_or(""),
+            "http.route" = route.unwrap_or(""),
             "user_agent.original" = user_agent,
             "client.address" = client.as_deref().unwrap_or(""),
             "otel.kind" = "server",

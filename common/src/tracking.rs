@@ -144,13 +144,6 @@ impl ErrorTracking {
         }
     }
 
-    /// Sends every event still queued, waiting up to two seconds.
-    pub fn flush(&self) -> bool {
-        self.hub
-            .client()
-            .is_none_or(|client| client.flush(Some(std::time::Duration::from_secs(2))))
-    }
-
     /// The middleware that opens each request's scope. `Conventions` reports the 500s (with the
     /// cause it keeps), so sentry-actix is told not to report them a second time.
     pub(crate) fn middleware(&self) -> sentry_actix::Sentry {

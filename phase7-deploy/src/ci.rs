@@ -32,6 +32,3 @@
 //! **Why:** a pipeline is code that holds the keys to the registry and runs on every pull request;
 //! it is reviewed and linted like code. Pinning and least privilege are what stop a compromised
 //! action or an injected branch name from publishing an image.
-
-/// The workflows, from the workspace's root.
-pub const WORKFLOWS: &[&str] = &[".github/workflows/ci.yml", ".github/workflows/release.yml"];
