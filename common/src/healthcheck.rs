@@ -44,12 +44,14 @@ mod tests {
     use std::io::{Read, Write};
     use std::net::TcpListener;
 
-    /// A server on a free port that answers one request with `status_line`.
+    /// A server on a free port that answers every request with `status_line`. Every one, not
+    /// just the first: another test of this process polling a port it has just closed may reach
+    /// this one, which the OS can hand out again.
     fn answering(status_line: &'static str) -> u16 {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         let port = listener.local_addr().expect("an address").port();
         std::thread::spawn(move || {
-            if let Ok((mut stream, _)) = listener.accept() {
+            for mut stream in listener.incoming().flatten() {
                 let mut request = [0u8; 512];
                 let _ = stream.read(&mut request);
                 let _ = write!(stream, "{status_line}\r\ncontent-length: 0\r\n\r\n");

@@ -137,6 +137,16 @@ where
 }
 
 /// [`Conventions`] around one worker's app.
+/// Left in a request's extensions when the client sent HEAD, which is routed as GET.
+#[derive(Debug, Clone, Copy)]
+struct AskedForHead;
+
+/// Whether the client sent HEAD: the handler runs as for GET (and the body is not sent), so one
+/// that counts something (a visit) asks this to leave a HEAD out.
+pub fn asked_for_head(req: &HttpRequest) -> bool {
+    req.extensions().contains::<AskedForHead>()
+}
+
 #[derive(Debug)]
 pub struct ConventionsService<S> {
     service: S,
@@ -167,6 +177,7 @@ where
         // asked for HEAD and sends the headers only.
         if method == Method::HEAD {
             req.head_mut().method = Method::GET;
+            req.extensions_mut().insert(AskedForHead);
         }
         #[cfg(feature = "metrics")]
         let in_flight = self

@@ -30,3 +30,209 @@ pub async fn within<T>(
         .await
         .map_err(|_| anyhow::anyhow!("Redis did not answer within {COMMAND_TIMEOUT:?}"))??)
 }
+
+/// How long [`Broadcast::publish`] waits for every listening instance to acknowledge.
+pub const ACK_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A Redis channel whose messages are acknowledged: what instances sharing a cache use to tell
+/// each other to forget something, with the writer able to wait until they all have.
+///
+/// Pub/sub alone is at most once: a message is gone if an instance was not listening, and one
+/// still in flight when the writer answers leaves another instance serving the old value for a
+/// moment. So each message carries an id; an instance that has handled it adds its name to the set
+/// `{channel}:acks:{id}`, and [`Broadcast::publish`] returns once the set has as many names as
+/// `PUBLISH` reached listeners (or after [`ACK_TIMEOUT`], logging which did not answer). And an
+/// instance that lost its subscription is told so ([`Heard::Resubscribed`]), to forget what it may
+/// have missed; until it has resubscribed, [`Broadcast::is_listening`] is false.
+#[derive(Clone)]
+pub struct Broadcast {
+    client: redis::Client,
+    connection: redis::aio::ConnectionManager,
+    channel: String,
+    instance: String,
+    listening: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl std::fmt::Debug for Broadcast {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broadcast")
+            .field("channel", &self.channel)
+            .field("instance", &self.instance)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a listener hears.
+#[derive(Debug)]
+pub enum Heard<'a> {
+    /// A message (acknowledged once the handler returns).
+    Message(&'a str),
+    /// The subscription was (re)made: messages sent while it was down are lost.
+    Resubscribed,
+}
+
+/// How a [`Broadcast::publish`] went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    /// The instances `PUBLISH` reached, this one included when it listens.
+    pub listeners: usize,
+    /// How many of them acknowledged within [`ACK_TIMEOUT`].
+    pub acknowledged: usize,
+}
+
+impl Broadcast {
+    /// The channel `channel` on the Redis at `url`, spoken on by `connection` (to the same Redis),
+    /// as instance `instance` (its name in acknowledgements).
+    pub fn new(
+        url: &str,
+        connection: redis::aio::ConnectionManager,
+        channel: &str,
+        instance: &str,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            client: redis::Client::open(url)?,
+            connection,
+            channel: channel.to_owned(),
+            instance: instance.to_owned(),
+            listening: std::sync::Arc::default(),
+        })
+    }
+
+    /// Whether this instance is subscribed now: when not, it may miss a message.
+    pub fn is_listening(&self) -> bool {
+        self.listening.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn acks(&self, id: &str) -> String {
+        format!("{}:acks:{id}", self.channel)
+    }
+
+    /// Subscribes, and hands every message to `handle` (one at a time, in order) until the process
+    /// ends, resubscribing after a failure. Returns once the first subscription is made; an error
+    /// if it cannot be within 5 s.
+    pub async fn listen<F>(&self, handle: F) -> anyhow::Result<()>
+    where
+        F: FnMut(Heard<'_>) + Send + 'static,
+    {
+        let (subscribed, ready) = tokio::sync::oneshot::channel();
+        tokio::spawn(self.clone().run(handle, subscribed));
+        ready
+            .await
+            .map_err(|_| anyhow::anyhow!("the listener on {} stopped", self.channel))?
+    }
+
+    async fn run<F>(
+        self,
+        mut handle: F,
+        subscribed: tokio::sync::oneshot::Sender<anyhow::Result<()>>,
+    ) where
+        F: FnMut(Heard<'_>) + Send + 'static,
+    {
+        use futures_util::StreamExt;
+        use std::sync::atomic::Ordering;
+
+        let mut subscribed = Some(subscribed);
+        loop {
+            let pubsub = async {
+                let mut pubsub = self.client.get_async_pubsub().await?;
+                pubsub.subscribe(&self.channel).await?;
+                Ok::<_, redis::RedisError>(pubsub)
+            };
+            let failure = match tokio::time::timeout(CONNECT_TIMEOUT, pubsub).await {
+                Ok(Ok(pubsub)) => {
+                    self.listening.store(true, Ordering::Release);
+                    if let Some(ready) = subscribed.take() {
+                        let _ = ready.send(Ok(()));
+                    }
+                    handle(Heard::Resubscribed);
+                    let mut messages = pubsub.into_on_message();
+                    while let Some(message) = messages.next().await {
+                        let Ok(payload) = message.get_payload::<String>() else {
+                            continue;
+                        };
+                        let Some((id, body)) = payload.split_once(' ') else {
+                            continue;
+                        };
+                        handle(Heard::Message(body));
+                        self.acknowledge(id).await;
+                    }
+                    self.listening.store(false, Ordering::Release);
+                    anyhow::anyhow!("the subscription closed")
+                }
+                Ok(Err(err)) => err.into(),
+                Err(_) => anyhow::anyhow!("Redis did not answer SUBSCRIBE within 5 s"),
+            };
+            if let Some(ready) = subscribed.take() {
+                let _ = ready.send(Err(failure));
+                return;
+            }
+            tracing::warn!(channel = %self.channel, "{failure:#}; subscribing again in 1 s");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    async fn acknowledge(&self, id: &str) {
+        let acks = self.acks(id);
+        let mut connection = self.connection.clone();
+        let done = within(
+            redis::pipe()
+                .sadd(&acks, &self.instance)
+                .ignore()
+                .expire(&acks, 60)
+                .ignore()
+                .query_async::<()>(&mut connection),
+        )
+        .await;
+        if let Err(err) = done {
+            tracing::warn!(channel = %self.channel, "cannot acknowledge a message: {err:#}");
+        }
+    }
+
+    /// Sends `message` to every listening instance (this one too, when it listens), and waits
+    /// until each has handled it, or [`ACK_TIMEOUT`] has passed. An error only when Redis did not
+    /// take the message.
+    pub async fn publish(&self, message: &str) -> anyhow::Result<Delivery> {
+        let id = format!("{:016x}{:016x}", random_u64(), random_u64());
+        let mut connection = self.connection.clone();
+        let listeners: usize = within(
+            redis::cmd("PUBLISH")
+                .arg(&self.channel)
+                .arg(format!("{id} {message}"))
+                .query_async(&mut connection),
+        )
+        .await?;
+        let acks = self.acks(&id);
+        let deadline = tokio::time::Instant::now() + ACK_TIMEOUT;
+        loop {
+            let acknowledged: usize =
+                within(redis::cmd("SCARD").arg(&acks).query_async(&mut connection)).await?;
+            if acknowledged >= listeners {
+                return Ok(Delivery {
+                    listeners,
+                    acknowledged,
+                });
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!(
+                    channel = %self.channel,
+                    listeners,
+                    acknowledged,
+                    "not every instance acknowledged within {ACK_TIMEOUT:?}"
+                );
+                return Ok(Delivery {
+                    listeners,
+                    acknowledged,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
+/// 64 bits for message ids: std's `RandomState` is seeded from the OS, and each one differs.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(u64::from(std::process::id()));
+    hasher.finish()
+}

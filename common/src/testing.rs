@@ -9,6 +9,9 @@ use std::net::{SocketAddr, TcpListener};
 
 use actix_web::dev::{Server, ServerHandle};
 
+pub mod nginx;
+pub mod partition;
+
 /// A server started for a test. Dropping it stops the server.
 #[derive(Debug)]
 pub struct TestServer {

@@ -26,6 +26,7 @@ pub mod phase5;
 pub mod phase6;
 pub mod phase7;
 pub mod report;
+pub mod shortener;
 pub mod suite;
 pub mod targets;
 
@@ -40,7 +41,7 @@ pub struct Phase {
     pub checks: fn() -> Vec<Check>,
 }
 
-/// Every phase that has checks, in order.
+/// Every phase that has checks, in order, then the projects.
 pub fn phases() -> Vec<Phase> {
     vec![
         Phase {
@@ -70,6 +71,10 @@ pub fn phases() -> Vec<Phase> {
         Phase {
             name: "phase7",
             checks: phase7::checks,
+        },
+        Phase {
+            name: "shortener",
+            checks: shortener::checks,
         },
     ]
 }

@@ -138,6 +138,11 @@ pub async fn start(name: &str) -> anyhow::Result<RunningPhase> {
             let config = phase7_config(&database);
             start_phase7(database, config).await
         }
+        "shortener" => {
+            let database = TestDatabase::sqlite_with(&shortener::SCHEMA);
+            let config = shortener_config(&database);
+            start_shortener(database, config).await
+        }
         other => bail!("no phase called {other}"),
     }
 }
@@ -265,4 +270,27 @@ pub async fn start_phase7(
         running.target = running.target.with_log(log);
     }
     Ok(running)
+}
+
+/// The shortener's configuration for grading on `database`: Redis (its cache tier and rate
+/// limits) under a prefix of the run's own when `REDIS_URL` names one.
+pub fn shortener_config(database: &TestDatabase) -> shortener::Config {
+    let mut config = shortener::Config::local(database.database.url());
+    config.redis_url = service_url("REDIS_URL").map(Into::into);
+    config.redis_prefix = unique_name("grader");
+    config
+}
+
+/// The shortener on `database` with `config`; its Redis keys are removed by
+/// [`RunningPhase::stop`].
+pub async fn start_shortener(
+    database: TestDatabase,
+    config: shortener::Config,
+) -> anyhow::Result<RunningPhase> {
+    let leftovers = redis_keys(
+        config.redis_url.as_ref().map(|url| url.expose()),
+        &config.redis_prefix,
+    );
+    let app = shortener::build(config, listener()?).await?;
+    RunningPhase::new(app, Some(database), leftovers)
 }

@@ -202,7 +202,10 @@ impl PasswordCheck for Passwords {
     )
 )]
 #[post("/auth/register")]
-pub(crate) async fn register(
+// Public for the projects that serve it too (actix's macro keeps the function inside the
+// service it makes, hence the lint).
+#[allow(unreachable_pub)]
+pub async fn register(
     database: web::Data<Database>,
     passwords: web::Data<Passwords>,
     ValidJson(registration): ValidJson<Registration>,

@@ -38,9 +38,8 @@ use actix_web::{HttpResponse, get, post, web};
 use common::ApiError;
 use common::db::{Database, blocking, write_transaction};
 use common::extract::{Path, ValidJson};
-use common::redis::within;
+use common::redis::{Broadcast, Heard, within};
 use diesel::prelude::*;
-use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -50,8 +49,6 @@ use crate::jobs::queue::{DbQueue, Job};
 use crate::sales::{self, NewSale, ReportRow, Sale};
 use crate::schema::sales as sales_table;
 
-/// How long a write waits for the other instances to acknowledge its invalidation.
-const ACK_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long an instance without the computation lock waits for the one that has it.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 
@@ -151,7 +148,8 @@ struct Counters {
 #[derive(Clone)]
 struct Shared {
     connection: ConnectionManager,
-    client: redis::Client,
+    /// Where invalidations go, acknowledged by every instance.
+    broadcast: Broadcast,
     prefix: String,
 }
 
@@ -166,10 +164,6 @@ impl std::fmt::Debug for Shared {
 impl Shared {
     fn key(&self, name: &str) -> String {
         format!("{}:cache:{name}", self.prefix)
-    }
-
-    fn channel(&self) -> String {
-        format!("{}:cache:invalidations", self.prefix)
     }
 }
 
@@ -255,10 +249,15 @@ impl ReportCache {
         in_process: bool,
     ) -> anyhow::Result<Self> {
         let connection = common::redis::connect(url).await?;
-        let client = redis::Client::open(url)?;
+        let broadcast = Broadcast::new(
+            url,
+            connection.clone(),
+            &format!("{prefix}:cache:invalidations"),
+            instance,
+        )?;
         let shared = Shared {
             connection,
-            client,
+            broadcast,
             prefix: prefix.to_owned(),
         };
         let mut cache = Self::new(ttl, instance, Some(shared));
@@ -266,11 +265,28 @@ impl ReportCache {
             inner.in_process = in_process;
         }
         cache.refresh_generation().await?;
-        let (subscribed, ready) = tokio::sync::oneshot::channel();
-        tokio::spawn(cache.clone().listen(subscribed));
-        ready
-            .await
-            .map_err(|_| anyhow::anyhow!("the invalidation listener stopped"))??;
+        if let Some(shared) = &cache.inner.shared {
+            let listener = cache.clone();
+            shared
+                .broadcast
+                .listen(move |heard| match heard {
+                    Heard::Message(generation) => {
+                        if let Ok(generation) = generation.parse() {
+                            listener.adopt(generation);
+                        }
+                    }
+                    // Whatever was published while we were not listening.
+                    Heard::Resubscribed => {
+                        let listener = listener.clone();
+                        tokio::spawn(async move {
+                            if let Err(err) = listener.refresh_generation().await {
+                                tracing::warn!("cache: cannot read the generation: {err:#}");
+                            }
+                        });
+                    }
+                })
+                .await?;
+        }
         Ok(cache)
     }
 
@@ -333,86 +349,16 @@ impl ReportCache {
         Ok(current)
     }
 
-    /// Listens for invalidations until the process ends: adopts each new generation, then
-    /// acknowledges it. Reconnects after a failure, and adopts what it missed meanwhile.
-    async fn listen(self, subscribed: tokio::sync::oneshot::Sender<anyhow::Result<()>>) {
-        let Some(shared) = self.inner.shared.clone() else {
-            return;
-        };
-        let mut subscribed = Some(subscribed);
-        loop {
-            let pubsub = async {
-                let mut pubsub = shared.client.get_async_pubsub().await?;
-                pubsub.subscribe(shared.channel()).await?;
-                Ok::<_, redis::RedisError>(pubsub)
-            };
-            match tokio::time::timeout(Duration::from_secs(5), pubsub).await {
-                Ok(Ok(pubsub)) => {
-                    if let Some(ready) = subscribed.take() {
-                        let _ = ready.send(Ok(()));
-                    }
-                    // Whatever was published while we were not listening.
-                    if let Err(err) = self.refresh_generation().await {
-                        tracing::warn!("cache: cannot read the generation: {err:#}");
-                    }
-                    let mut messages = pubsub.into_on_message();
-                    while let Some(message) = messages.next().await {
-                        let Ok(generation) = message.get_payload::<u64>() else {
-                            continue;
-                        };
-                        self.adopt(generation).await;
-                    }
-                    tracing::warn!("cache: the invalidation subscription closed; resubscribing");
-                }
-                Ok(Err(err)) => {
-                    if let Some(ready) = subscribed.take() {
-                        let _ = ready.send(Err(err.into()));
-                        return;
-                    }
-                    tracing::warn!("cache: cannot subscribe to invalidations: {err}");
-                }
-                Err(_) => {
-                    if let Some(ready) = subscribed.take() {
-                        let _ = ready.send(Err(anyhow::anyhow!(
-                            "Redis did not answer SUBSCRIBE within 5 s"
-                        )));
-                        return;
-                    }
-                }
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    }
-
-    /// Takes `generation` as current, drops older entries, and says so in Redis.
-    async fn adopt(&self, generation: u64) {
+    /// Takes `generation` as current, and drops older entries (`Broadcast` acknowledges it).
+    fn adopt(&self, generation: u64) {
         self.inner
             .generation
             .fetch_max(generation, Ordering::AcqRel);
         self.inner.memory.invalidate_all();
-        if let Some(shared) = &self.inner.shared {
-            let acks = shared.key(&format!("acks:{generation}"));
-            let mut connection = shared.connection.clone();
-            let acknowledged = within(
-                redis::pipe()
-                    .sadd(&acks, &self.inner.instance)
-                    .ignore()
-                    .expire(&acks, 60)
-                    .ignore()
-                    .query_async::<()>(&mut connection),
-            )
-            .await;
-            if let Err(err) = acknowledged {
-                tracing::warn!(
-                    generation,
-                    "cache: cannot acknowledge an invalidation: {err:#}"
-                );
-            }
-        }
     }
 
     /// Forgets every report, here and, through Redis, in every instance; returns once each
-    /// subscribed instance has acknowledged (or after [`ACK_TIMEOUT`]).
+    /// subscribed instance has acknowledged (or after `common::redis::ACK_TIMEOUT`, 1 s).
     pub async fn invalidate(&self) {
         let Some(shared) = &self.inner.shared else {
             self.inner.generation.fetch_add(1, Ordering::AcqRel);
@@ -440,33 +386,9 @@ impl ReportCache {
                 .query_async(&mut connection),
         )
         .await?;
-        self.adopt(generation).await;
-        let listeners: usize = within(
-            redis::cmd("PUBLISH")
-                .arg(shared.channel())
-                .arg(generation)
-                .query_async(&mut connection),
-        )
-        .await?;
-        let acks = shared.key(&format!("acks:{generation}"));
-        let deadline = Instant::now() + ACK_TIMEOUT;
-        loop {
-            let acknowledged: usize =
-                within(redis::cmd("SCARD").arg(&acks).query_async(&mut connection)).await?;
-            if acknowledged >= listeners {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                tracing::warn!(
-                    generation,
-                    listeners,
-                    acknowledged,
-                    "cache: not every instance acknowledged the invalidation within 1 s"
-                );
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        self.adopt(generation);
+        shared.broadcast.publish(&generation.to_string()).await?;
+        Ok(())
     }
 
     /// The report, from the first tier that has it at the current generation, else computed by

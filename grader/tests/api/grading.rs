@@ -421,3 +421,35 @@ async fn json_and_junit_reports_carry_every_outcome_and_the_url() {
         "{xml}"
     );
 }
+
+#[tokio::test]
+async fn the_shortener_passes_every_check_on_sqlite() {
+    let database = TestDatabase::sqlite_with(&shortener::SCHEMA);
+    let mut config = targets::shortener_config(&database);
+    config.redis_url = None;
+    let running = targets::start_shortener(database, config).await.unwrap();
+    assert_all_pass("shortener", &running.target).await;
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_shortener_passes_every_check_on_postgres_and_redis() {
+    let Some(database) = TestDatabase::postgres_with(&shortener::SCHEMA) else {
+        eprintln!("DATABASE_URL is not a PostgreSQL URL: skipped");
+        return;
+    };
+    let config = targets::shortener_config(&database);
+    if config.redis_url.is_none() {
+        eprintln!("REDIS_URL is not set: skipped");
+        return;
+    }
+    let running = targets::start_shortener(database, config).await.unwrap();
+    assert_all_pass("shortener", &running.target).await;
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn every_shortener_check_fails_against_a_wrong_server() {
+    let server = wrong_server();
+    assert_all_fail("shortener", &wrong_target(&server), &shortener::MANIFEST).await;
+}

@@ -61,6 +61,11 @@ fn crates() -> Vec<Graded> {
             manifest: &phase7_deploy::MANIFEST,
             checks: grader::phase7::checks(),
         },
+        Graded {
+            folder: "projects/shortener",
+            manifest: &shortener::MANIFEST,
+            checks: grader::shortener::checks(),
+        },
     ]
 }
 

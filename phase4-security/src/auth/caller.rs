@@ -49,6 +49,17 @@ impl Caller {
         }
     }
 
+    /// Says who the caller of `req` is, found by other means than a bearer JWT (the shortener's
+    /// API keys, checked by middleware): the extractor, the rate limiter and the idempotency
+    /// keys then take `outcome` as a token's, and no token is verified.
+    pub fn vouch(req: &impl HttpMessage, outcome: Result<Caller, TokenError>) {
+        let checked = match outcome {
+            Ok(caller) => Checked::Valid(caller),
+            Err(err) => Checked::Refused(err),
+        };
+        req.extensions_mut().insert(checked);
+    }
+
     /// The demo user `ada` with her usual scopes: who a request without a token is, on a server
     /// started with `--insecure-benchmark-without-tokens` (see `scripts/bench-http`).
     pub fn benchmark() -> Caller {

@@ -61,6 +61,8 @@ pub enum TokenError {
     WrongIssuer,
     WrongAudience,
     MissingClaim,
+    /// A credential the app looks up (an API key) that it does not know, or no longer.
+    Revoked,
 }
 
 impl TokenError {
@@ -75,6 +77,7 @@ impl TokenError {
             Self::WrongIssuer => "the token was issued by someone else",
             Self::WrongAudience => "the token is not meant for this API",
             Self::MissingClaim => "the token lacks a required claim",
+            Self::Revoked => "the key is unknown or has been revoked",
         }
     }
 }

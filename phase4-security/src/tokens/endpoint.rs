@@ -69,7 +69,10 @@ fn invalid_request(detail: &str) -> ApiError {
     )
 )]
 #[post("/auth/token")]
-pub(crate) async fn token_endpoint(
+// Public for the projects that serve it too (actix's macro keeps the function inside the
+// service it makes, hence the lint).
+#[allow(unreachable_pub)]
+pub async fn token_endpoint(
     database: web::Data<Database>,
     tokens: web::Data<Tokens>,
     passwords: web::Data<dyn PasswordCheck>,

@@ -37,15 +37,17 @@ use std::time::{Duration, Instant};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::{HttpResponse, get, web};
+use base64::Engine;
 use common::ApiError;
 use common::db::AnyConnection;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use p256::pkcs8::EncodePrivateKey;
+use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use rand_core::OsRng;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 
 use crate::auth::{API_AUDIENCE, AccessClaims, Scopes, TokenError, TokenResponse, TokenService};
 use crate::oauth::{now, random_token, seconds};
@@ -68,12 +70,29 @@ struct Key {
 
 impl Key {
     fn generate() -> anyhow::Result<Self> {
-        let secret = p256::ecdsa::SigningKey::random(&mut OsRng);
+        Self::new(
+            &p256::ecdsa::SigningKey::random(&mut OsRng),
+            random_token()[..16].to_owned(),
+        )
+    }
+
+    /// A key loaded from a PKCS#8 PEM file, named by a hash of its public half: every server
+    /// that loads the same file gives it the same `kid`.
+    fn from_pem(pem: &str) -> anyhow::Result<Self> {
+        let secret = p256::ecdsa::SigningKey::from_pkcs8_der(&pem_body(pem)?)
+            .map_err(|_| anyhow::anyhow!("the signing key is not a PKCS#8 P-256 private key"))?;
+        let public = secret.verifying_key().to_encoded_point(false);
+        let kid = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(Sha256::digest(public.as_bytes()))[..16]
+            .to_owned();
+        Self::new(&secret, kid)
+    }
+
+    fn new(secret: &p256::ecdsa::SigningKey, kid: String) -> anyhow::Result<Self> {
         let der = secret
             .to_pkcs8_der()
             .map_err(|err| anyhow::anyhow!("encoding a P-256 key: {err}"))?;
         let encoding = EncodingKey::from_ec_der(der.as_bytes());
-        let kid = random_token()[..16].to_owned();
         let mut jwk = Jwk::from_encoding_key(&encoding, ALGORITHM)?;
         jwk.common.key_id = Some(kid.clone());
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
@@ -109,6 +128,32 @@ impl KeyRing {
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<Key>>> {
         self.keys.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A ring whose signing key is the PKCS#8 PEM `pem` (`openssl genpkey -algorithm EC
+    /// -pkeyopt ec_paramgen_curve:P-256`): what several instances share, so that a token one
+    /// issues, another accepts.
+    pub fn from_pem(pem: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            keys: RwLock::new(vec![Arc::new(Key::from_pem(pem)?)]),
+        })
+    }
+
+    /// A new P-256 private key as PKCS#8 PEM, for [`KeyRing::from_pem`].
+    pub fn new_pem() -> anyhow::Result<String> {
+        let der = p256::ecdsa::SigningKey::random(&mut OsRng)
+            .to_pkcs8_der()
+            .map_err(|err| anyhow::anyhow!("encoding a P-256 key: {err}"))?;
+        let body = base64::engine::general_purpose::STANDARD.encode(der.as_bytes());
+        let lines: Vec<&str> = body
+            .as_bytes()
+            .chunks(64)
+            .filter_map(|line| std::str::from_utf8(line).ok())
+            .collect();
+        Ok(format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            lines.join("\n")
+        ))
     }
 
     /// Makes a fresh key the signing key; the previous ones keep verifying until they fall off the
@@ -158,6 +203,20 @@ impl KeyRing {
     }
 }
 
+/// The DER inside a PEM's `-----BEGIN PRIVATE KEY-----` lines.
+fn pem_body(pem: &str) -> anyhow::Result<Vec<u8>> {
+    let body: String = pem
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("-----"))
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .map_err(|_| {
+            anyhow::anyhow!("the signing key is not PEM (base64 between BEGIN and END lines)")
+        })
+}
+
 fn refusal(kind: &ErrorKind) -> TokenError {
     match kind {
         ErrorKind::InvalidSignature => TokenError::BadSignature,
@@ -201,9 +260,14 @@ pub struct Tokens {
 impl Tokens {
     /// Fresh keys; access tokens for 15 minutes, refresh tokens for 14 days.
     pub fn new(issuer: impl Into<String>) -> anyhow::Result<Self> {
+        Ok(Self::with_keys(issuer, KeyRing::generate()?))
+    }
+
+    /// [`Tokens::new`] with the keys given.
+    pub fn with_keys(issuer: impl Into<String>, keys: KeyRing) -> Self {
         let access_ttl = Duration::from_secs(15 * 60);
-        Ok(Self {
-            keys: Arc::new(KeyRing::generate()?),
+        Self {
+            keys: Arc::new(keys),
             verified: moka::sync::Cache::builder()
                 .max_capacity(VERIFIED_TOKENS)
                 .time_to_live(access_ttl)
@@ -212,7 +276,7 @@ impl Tokens {
             access_ttl,
             refresh_ttl: Duration::from_secs(14 * 24 * 60 * 60),
             rotated: Mutex::new(None),
-        })
+        }
     }
 
     /// The shortest time between two rotations: a token signed just before one stays verifiable
@@ -384,25 +448,28 @@ impl TokenService for Tokens {
     ))
 )]
 #[get("/.well-known/jwks.json")]
-pub(crate) async fn jwks(tokens: web::Data<Tokens>) -> HttpResponse {
+// Public for the projects that serve it too (actix's macro keeps the function inside the
+// service it makes, hence the lint).
+#[allow(unreachable_pub)]
+pub async fn jwks(tokens: web::Data<Tokens>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(CacheControl(vec![CacheDirective::MaxAge(300)]))
         .json(tokens.keys.jwks())
 }
 
 /// The shape of `GET /.well-known/jwks.json`, for the OpenAPI document.
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(as = JwkSet)]
 #[allow(dead_code)] // a document, never built
-pub(crate) struct JwkSetDoc {
+pub struct JwkSetDoc {
     /// One public key each: `kty` `EC`, `crv` `P-256`, `alg` `ES256`, `use` `sig`, and its `kid`.
     keys: Vec<JwkDoc>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(as = Jwk)]
 #[allow(dead_code)] // a document, never built
-pub(crate) struct JwkDoc {
+pub struct JwkDoc {
     kty: String,
     crv: String,
     x: String,

@@ -1,206 +1,15 @@
 //! 5.5: nginx (the crate's `nginx/nginx.conf`) in front of two instances. Needs `nginx`, `openssl`
-//! and `curl` (HTTPS requests go through curl, so the test build compiles no TLS stack); skipped,
+//! and `curl` (HTTPS requests go through curl, as an outside client: `common::testing::nginx`); skipped,
 //! saying so, when one is missing, and a failure then under `REQUIRE_SERVICES=1`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::db::testing::TestDatabase;
+use common::testing::nginx::{Nginx, curl, installed};
 use phase5_perf::SCHEMA;
 use serde_json::Value;
 
 use crate::support::redis;
-
-/// A program the test needs, or `None` (a skip) when it is not installed.
-fn installed(program: &str) -> bool {
-    let found = Command::new("sh")
-        .args([
-            "-c",
-            &format!("command -v {program} || test -x /usr/sbin/{program}"),
-        ])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    assert!(
-        found || !common::testing::services_required(),
-        "{program} is not installed, and REQUIRE_SERVICES=1 says this test must run"
-    );
-    found
-}
-
-fn nginx_binary() -> &'static str {
-    if Path::new("/usr/sbin/nginx").exists() {
-        "/usr/sbin/nginx"
-    } else {
-        "nginx"
-    }
-}
-
-/// A free port on 127.0.0.1 (free when asked; nginx binds it a moment later).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
-}
-
-/// nginx running from a folder of its own; stopped and removed when dropped.
-struct Nginx {
-    child: Child,
-    dir: PathBuf,
-    http: u16,
-    https: u16,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        // SIGTERM, not SIGKILL: nginx's master then stops its workers; killed, it would leave
-        // them running.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Nginx {
-    /// The shipped configuration, filled in, in front of `a` and `b`, with a certificate for
-    /// `localhost` made now.
-    fn start(a: &str, b: &str) -> Self {
-        let dir = std::env::temp_dir().join(common::testing::unique_name("phase5_nginx"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let made = Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-            ])
-            .args(["-days", "1", "-subj", "/CN=localhost"])
-            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-            .arg("-keyout")
-            .arg(dir.join("key.pem"))
-            .arg("-out")
-            .arg(dir.join("cert.pem"))
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(made.success(), "openssl made no certificate");
-        let (http, https) = (free_port(), free_port());
-        let strip = |url: &str| url.trim_start_matches("http://").to_owned();
-        let conf = include_str!("../../nginx/nginx.conf")
-            .replace("{{DIR}}", dir.to_str().unwrap())
-            .replace("{{UPSTREAM_A}}", &strip(a))
-            .replace("{{UPSTREAM_B}}", &strip(b))
-            .replace("{{HTTP_PORT}}", &http.to_string())
-            .replace("{{HTTPS_PORT}}", &https.to_string())
-            .replace("{{CERT}}", dir.join("cert.pem").to_str().unwrap())
-            .replace("{{KEY}}", dir.join("key.pem").to_str().unwrap())
-            .replace("{{STATIC}}", concat!(env!("CARGO_MANIFEST_DIR"), "/static"));
-        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-        let checked = Command::new(nginx_binary())
-            .args(["-q", "-t", "-p"])
-            .arg(&dir)
-            .arg("-c")
-            .arg(dir.join("nginx.conf"))
-            .output()
-            .unwrap();
-        assert!(
-            checked.status.success(),
-            "nginx -t: {}",
-            String::from_utf8_lossy(&checked.stderr)
-        );
-        let child = Command::new(nginx_binary())
-            .arg("-p")
-            .arg(&dir)
-            .arg("-c")
-            .arg(dir.join("nginx.conf"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let nginx = Self {
-            child,
-            dir,
-            http,
-            https,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", https)).is_err() {
-            assert!(Instant::now() < deadline, "nginx did not start listening");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        nginx
-    }
-
-    /// `curl` over HTTPS to `path`, trusting the test's certificate: status, headers (lower
-    /// case), body.
-    fn https(&self, path: &str, extra: &[&str]) -> Response {
-        let url = format!("https://localhost:{}{path}", self.https);
-        curl(
-            &url,
-            &["--cacert", self.dir.join("cert.pem").to_str().unwrap()],
-            extra,
-        )
-    }
-}
-
-#[derive(Debug)]
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or("", |(_, value)| value.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.body))
-    }
-}
-
-fn curl(url: &str, options: &[&str], extra: &[&str]) -> Response {
-    let output = Command::new("curl")
-        .args(["-s", "-i", "--max-time", "10", "--noproxy", "*"])
-        .args(options)
-        .args(extra)
-        .arg(url)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n");
-    let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|line| line.split_whitespace().nth(1))
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "curl {url}: no response ({})",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        });
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-        .collect();
-    Response {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
-}
 
 /// A phase-5 binary, and a client for it.
 struct Instance {
@@ -258,7 +67,12 @@ async fn nginx_terminates_tls_balances_two_instances_and_survives_one() {
     };
     let a = start("a");
     let b = start("b");
-    let nginx = Nginx::start(&a.binary.base_url, &b.binary.base_url);
+    let nginx = Nginx::start(
+        include_str!("../../nginx/nginx.conf"),
+        &a.binary.base_url,
+        &b.binary.base_url,
+        concat!(env!("CARGO_MANIFEST_DIR"), "/static"),
+    );
     // curl blocks: its thread is lent to it, so the runtime's other tasks (the worker, the cache's
     // listener) go on meanwhile.
     let run = |path: &str, extra: &[&str]| tokio::task::block_in_place(|| nginx.https(path, extra));

@@ -1,10 +1,7 @@
 //! 5.2: the report in two tiers, a stampede run once, writes invalidating every instance.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use common::db::testing::TestDatabase;
+use common::testing::partition::Partition;
 use futures_util::future::join_all;
 use phase5_perf::SCHEMA;
 use reqwest::StatusCode;
@@ -208,24 +205,15 @@ async fn a_failing_redis_degrades_to_the_process_tier_and_the_database() {
         eprintln!("REDIS_URL is not set: skipped");
         return;
     };
-    let target: SocketAddr = {
-        let parsed = url::Url::parse(&url).unwrap();
-        let host = parsed.host_str().unwrap().to_owned();
-        tokio::net::lookup_host((host, parsed.port().unwrap_or(6379)))
-            .await
-            .unwrap()
-            .next()
-            .unwrap()
-    };
-    let (proxy, cut) = breakable_proxy(target).await;
+    let proxy = Partition::to_redis(&url).await.unwrap();
     let app = Phase5::start(TestDatabase::sqlite_with(&SCHEMA), |config| {
-        config.redis_url = Some(format!("redis://{proxy}"));
+        config.redis_url = Some(proxy.redis_url());
         config.redis_prefix = prefix.clone();
     })
     .await;
     assert_eq!(app.get("/reports/sales").await.status(), StatusCode::OK);
 
-    cut.store(true, Ordering::SeqCst);
+    proxy.cut();
     let written = app
         .http
         .post(app.url("/sales"))
@@ -250,42 +238,6 @@ async fn a_failing_redis_degrades_to_the_process_tier_and_the_database() {
     let stats = stats(&app).await;
     assert!(stats["redis_errors"].as_u64().unwrap() >= 1, "{stats}");
     clear(&url, &prefix).await;
-}
-
-/// A TCP forwarder to `target` that, once `cut` is set, closes every connection and answers no
-/// new one: Redis going away, as the app sees it.
-async fn breakable_proxy(target: SocketAddr) -> (SocketAddr, Arc<AtomicBool>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let cut = Arc::new(AtomicBool::new(false));
-    let flag = cut.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut inbound, _)) = listener.accept().await else {
-                return;
-            };
-            if flag.load(Ordering::SeqCst) {
-                continue;
-            }
-            let flag = flag.clone();
-            tokio::spawn(async move {
-                let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
-                    return;
-                };
-                let copy = tokio::io::copy_bidirectional(&mut inbound, &mut outbound);
-                tokio::pin!(copy);
-                loop {
-                    tokio::select! {
-                        _ = &mut copy => return,
-                        () = tokio::time::sleep(std::time::Duration::from_millis(10)) => {
-                            if flag.load(Ordering::SeqCst) { return; }
-                        }
-                    }
-                }
-            });
-        }
-    });
-    (address, cut)
 }
 
 /// Removes the test's keys.

@@ -1,10 +1,10 @@
 //! `/health/live` and `/health/ready`: ready asks the database and Redis, answers 503 naming what
 //! is down, and goes down when the server starts stopping.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::db::testing::TestDatabase;
+use common::testing::partition::Partition;
 use common::testing::{TestServer, listener, service_url};
 use phase7_deploy::{Config, SCHEMA};
 use serde_json::Value;
@@ -56,58 +56,15 @@ async fn ready_goes_down_as_soon_as_the_server_is_told_to_stop() {
     stopping.await.expect("the stop completes");
 }
 
-/// A TCP proxy to `upstream` that can be cut, as a network partition would.
-struct Proxy {
-    address: std::net::SocketAddr,
-    tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-}
-
-impl Proxy {
-    async fn start(upstream: String) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a port");
-        let address = listener.local_addr().expect("an address");
-        let tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
-        let connections = tasks.clone();
-        let accepting = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let upstream = upstream.clone();
-                let connection = tokio::spawn(async move {
-                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-                connections.lock().expect("the lock").push(connection);
-            }
-        });
-        tasks.lock().expect("the lock").push(accepting);
-        Self { address, tasks }
-    }
-
-    /// Closes the listener and every connection through it.
-    fn cut(&self) {
-        for task in self.tasks.lock().expect("the lock").drain(..) {
-            task.abort();
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn ready_names_redis_when_redis_is_down_and_reads_still_work() {
     let Some(redis_url) = service_url("REDIS_URL") else {
         eprintln!("skipped: REDIS_URL is not set");
         return;
     };
-    let upstream = url::Url::parse(&redis_url).expect("a Redis URL");
-    let upstream = format!(
-        "{}:{}",
-        upstream.host_str().expect("a host"),
-        upstream.port().unwrap_or(6379)
-    );
-    let proxy = Proxy::start(upstream).await;
+    let proxy = Partition::to_redis(&redis_url).await.expect("a proxy");
     let mut config = Config::local("");
-    config.redis_url = Some(format!("redis://{}", proxy.address).into());
+    config.redis_url = Some(proxy.redis_url().into());
     config.redis_prefix = common::testing::unique_name("phase7_health");
     let (server, _database) = in_process(config).await;
     let base = server.base_url();
