@@ -7,6 +7,7 @@
 //!   [`query`]: one query string read by several extractors.
 //! - [`manifest`]: a crate's topics, from which its tour and its `GET /` index are made.
 //! - [`openapi`]: the errors every document shares, and Swagger UI.
+//! - [`money`]: amounts in integer minor units with their currency, for phase 6 and the shop.
 //! - [`config`], [`telemetry`], [`server`]: flags and env, logging, serving with graceful shutdown.
 //! - [`testing`]: start any phase on `127.0.0.1:0` for a test or the grader.
 //! - What phase 7 teaches, for any crate to switch on in its [`server::ServeOptions`]: [`metrics`]
@@ -28,6 +29,7 @@ pub mod methods;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 pub mod middleware;
+pub mod money;
 pub mod openapi;
 pub mod problem;
 pub mod query;

@@ -28,6 +28,18 @@ pub fn bearer_scheme() -> SecurityScheme {
     )
 }
 
+/// A document modifier that adds [`bearer_scheme`] as `bearer`, the name the routes' `security`
+/// gives it: `#[openapi(modifiers(&common::openapi::Bearer))]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Bearer;
+
+impl utoipa::Modify for Bearer {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", bearer_scheme());
+    }
+}
+
 /// `doc` at `/openapi.json`, Swagger UI at `/docs/` (compiled in by utoipa-swagger-ui's `vendored`
 /// feature: nothing is downloaded) and `/docs` redirecting there.
 pub fn swagger_ui(cfg: &mut web::ServiceConfig, doc: OpenApi) {

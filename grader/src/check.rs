@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail, ensure};
 use common::Problem;
 use reqwest::header::CONTENT_TYPE;
-use reqwest::{Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde::Serialize;
 use url::Url;
 
@@ -35,6 +35,9 @@ pub struct Target {
     pub errors: Option<Arc<common::tracking::Receiver>>,
     /// The server's log, when it logs into this process (a server the grader started).
     pub log: Option<common::telemetry::CapturedLog>,
+    /// The fake Stripe the server under test pays through, when the grader started both: the
+    /// shop's payment checks pay and send webhooks with it.
+    pub stripe: Option<Arc<shop::fake_stripe::FakeStripe>>,
     /// What the running check created, to delete when it ends (see [`Target::delete_afterwards`]).
     created: Arc<Mutex<Vec<Created>>>,
 }
@@ -65,6 +68,7 @@ impl Target {
                 .unwrap_or_default(),
             errors: None,
             log: None,
+            stripe: None,
             created: Arc::default(),
         })
     }
@@ -89,6 +93,16 @@ impl Target {
 
     pub fn with_raw_url(mut self, raw_url: Url) -> Self {
         self.raw_url = Some(raw_url);
+        self
+    }
+
+    /// Pays through `stripe`, which sends its webhooks to this target's `/webhooks/stripe`.
+    pub fn with_stripe(mut self, stripe: shop::fake_stripe::FakeStripe) -> Self {
+        stripe.deliver_to(format!(
+            "{}/webhooks/stripe",
+            self.base_url.as_str().trim_end_matches('/')
+        ));
+        self.stripe = Some(Arc::new(stripe));
         self
     }
 
@@ -391,6 +405,24 @@ pub fn expect_field_error(problem: &Problem, field: &str, what: &str) -> anyhow:
     }
     let named: Vec<&str> = problem.errors.iter().map(|e| e.field.as_str()).collect();
     bail!("{what}: expected an error for `{field}`, the problem names {named:?}")
+}
+
+/// An access token from `POST /auth/token` with a password (phase 4's, which the projects serve).
+pub async fn login(target: &Target, (username, password): (&str, &str)) -> anyhow::Result<String> {
+    let response = target
+        .request(Method::POST, "/auth/token")?
+        .form(&[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+        ])
+        .send()
+        .await?;
+    let tokens = expect_json(response, 200, &format!("logging in as {username}")).await?;
+    tokens["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("no access_token in the token response: {tokens}"))
 }
 
 /// The JSON body of a response with `status`.

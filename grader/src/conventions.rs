@@ -73,6 +73,27 @@ pub async fn anonymous_errors(target: &Target) -> anyhow::Result<()> {
     errors_in_the_apis_words(target, None).await
 }
 
+/// The conventions' checks as phase 4's demo customer `ada`, for the projects, whose routes take
+/// phase 4's tokens.
+pub fn as_ada() -> Vec<Check> {
+    checks(
+        |target| Box::pin(methods_as_ada(target)),
+        |target| Box::pin(errors_as_ada(target)),
+    )
+}
+
+const ADA: (&str, &str) = ("ada", "correct-horse-ada");
+
+async fn methods_as_ada(target: &Target) -> anyhow::Result<()> {
+    let ada = crate::check::login(target, ADA).await?;
+    methods_on_every_route(target, Some(&ada)).await
+}
+
+async fn errors_as_ada(target: &Target) -> anyhow::Result<()> {
+    let ada = crate::check::login(target, ADA).await?;
+    errors_in_the_apis_words(target, Some(&ada)).await
+}
+
 /// A request to the target, with the crate's bearer token if it has one.
 fn send_as(
     target: &Target,

@@ -26,6 +26,7 @@ pub mod phase5;
 pub mod phase6;
 pub mod phase7;
 pub mod report;
+pub mod shop;
 pub mod shortener;
 pub mod suite;
 pub mod targets;
@@ -75,6 +76,10 @@ pub fn phases() -> Vec<Phase> {
         Phase {
             name: "shortener",
             checks: shortener::checks,
+        },
+        Phase {
+            name: "shop",
+            checks: shop::checks,
         },
     ]
 }

@@ -14,7 +14,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::check::{
-    Check, Target, expect_field_error, expect_json, expect_problem, expect_status, header, unique,
+    Check, Target, expect_field_error, expect_json, expect_problem, expect_status, header, login,
+    unique,
 };
 use crate::{checks, conventions};
 
@@ -31,39 +32,8 @@ pub fn checks() -> Vec<Check> {
         "P1", "only the owner edits and deletes a link; the edit is served at once" => owners,
         "P1", "statistics count people, and neither bots nor HEAD requests" => people_not_bots,
     ];
-    checks.extend(conventions::checks(
-        |target| Box::pin(methods_as_ada(target)),
-        |target| Box::pin(errors_as_ada(target)),
-    ));
+    checks.extend(conventions::as_ada());
     checks
-}
-
-async fn methods_as_ada(target: &Target) -> anyhow::Result<()> {
-    let ada = login(target, ADA).await?;
-    conventions::methods_on_every_route(target, Some(&ada)).await
-}
-
-async fn errors_as_ada(target: &Target) -> anyhow::Result<()> {
-    let ada = login(target, ADA).await?;
-    conventions::errors_in_the_apis_words(target, Some(&ada)).await
-}
-
-/// An access token for a demo user.
-async fn login(target: &Target, (username, password): (&str, &str)) -> anyhow::Result<String> {
-    let response = target
-        .request(Method::POST, "/auth/token")?
-        .form(&[
-            ("grant_type", "password"),
-            ("username", username),
-            ("password", password),
-        ])
-        .send()
-        .await?;
-    let tokens = expect_json(response, 200, &format!("logging in as {username}")).await?;
-    tokens["access_token"]
-        .as_str()
-        .map(str::to_owned)
-        .with_context(|| format!("no access_token in the token response: {tokens}"))
 }
 
 async fn create(target: &Target, token: &str, body: &Value) -> anyhow::Result<reqwest::Response> {

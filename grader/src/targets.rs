@@ -143,6 +143,11 @@ pub async fn start(name: &str) -> anyhow::Result<RunningPhase> {
             let config = shortener_config(&database);
             start_shortener(database, config).await
         }
+        "shop" => {
+            let database = TestDatabase::sqlite_with(&shop::SCHEMA);
+            let config = shop_config(&database);
+            start_shop(database, config).await
+        }
         other => bail!("no phase called {other}"),
     }
 }
@@ -269,6 +274,47 @@ pub async fn start_phase7(
     if let Some(log) = log {
         running.target = running.target.with_log(log);
     }
+    Ok(running)
+}
+
+/// The shop's configuration for grading on `database`: Redis (its idempotency records and rate
+/// limits) under a prefix of the run's own when `REDIS_URL` names one, and a rate limit the
+/// overselling check's 120 requests stay under.
+pub fn shop_config(database: &TestDatabase) -> shop::Config {
+    let mut config = shop::Config::local(database.database.url());
+    config.redis_url = service_url("REDIS_URL").map(Into::into);
+    config.redis_prefix = unique_name("grader");
+    config.rate_limit = 10_000;
+    config
+}
+
+/// The fake Stripe's keys while the grader runs the shop.
+const STRIPE_KEY: &str = "sk_test_grader";
+const STRIPE_WEBHOOK_SECRET: &str = "whsec_grader";
+
+/// A fake Stripe for a shop the grader grades: `config` is pointed at it.
+pub fn fake_stripe(config: &mut shop::Config) -> anyhow::Result<shop::fake_stripe::FakeStripe> {
+    let fake = shop::fake_stripe::FakeStripe::start(STRIPE_KEY, STRIPE_WEBHOOK_SECRET)?;
+    config.stripe_api_base = fake.base.clone();
+    config.stripe_secret_key = Some(STRIPE_KEY.to_owned());
+    config.stripe_webhook_secret = Some(STRIPE_WEBHOOK_SECRET.to_owned());
+    Ok(fake)
+}
+
+/// The shop on `database` with `config`, paying through a fake Stripe the checks can reach; its
+/// Redis keys are removed by [`RunningPhase::stop`].
+pub async fn start_shop(
+    database: TestDatabase,
+    mut config: shop::Config,
+) -> anyhow::Result<RunningPhase> {
+    let fake = fake_stripe(&mut config)?;
+    let leftovers = redis_keys(
+        config.redis_url.as_ref().map(|url| url.expose()),
+        &config.redis_prefix,
+    );
+    let app = shop::build(config, listener()?).await?;
+    let mut running = RunningPhase::new(app, Some(database), leftovers)?;
+    running.target = running.target.with_stripe(fake);
     Ok(running)
 }
 

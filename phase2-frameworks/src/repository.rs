@@ -13,7 +13,9 @@ use std::collections::HashMap;
 use common::FieldError;
 use common::db::models::{Author, Book, BookTag, NewAuthor, NewBook, NewTag, Tag};
 use common::db::schema::{authors, book_tags, books, tags};
-use common::db::{AnyConnection, Database, MultiBackend, write_transaction};
+use common::db::{
+    AnyConnection, Database, MultiBackend, contains_pattern, lower, write_transaction,
+};
 use common::with_backend;
 use diesel::prelude::*;
 
@@ -21,20 +23,6 @@ use crate::crud::{Crud, Ordering, Pagination, RepoError};
 use crate::serializers::{
     AuthorFilter, AuthorPatch, AuthorRead, AuthorWrite, BookFilter, BookPatch, BookRead, BookWrite,
 };
-
-diesel::define_sql_function! {
-    /// SQL's `LOWER`, the same on SQLite and PostgreSQL.
-    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
-
-/// `%text%` for a case-insensitive `LIKE`, with the wildcards in `text` escaped.
-fn contains_pattern(text: &str) -> String {
-    let escaped = text
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{}%", escaped.to_lowercase())
-}
 
 /// Authors, stored with diesel.
 #[derive(Debug, Clone)]

@@ -154,11 +154,13 @@ pub struct Link {
 }
 
 impl Link {
-    fn get(href: String) -> Self {
+    /// A link to read: `{"href": ...}`.
+    pub fn get(href: String) -> Self {
         Self { href, method: None }
     }
 
-    fn post(href: String) -> Self {
+    /// An action: `{"href": ..., "method": "POST"}`.
+    pub fn post(href: String) -> Self {
         Self {
             href,
             method: Some("POST".to_owned()),

@@ -10,76 +10,8 @@ use utoipa::ToSchema;
 
 use crate::bugs::{self, Bug};
 
-/// The currencies the box office sells in (ISO 4217).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Currency {
-    Eur,
-    Usd,
-    Jpy,
-}
-
-impl Currency {
-    /// `EUR`.
-    pub fn code(self) -> &'static str {
-        match self {
-            Currency::Eur => "EUR",
-            Currency::Usd => "USD",
-            Currency::Jpy => "JPY",
-        }
-    }
-
-    /// The currency whose code is `code`.
-    pub fn from_code(code: &str) -> Option<Self> {
-        [Currency::Eur, Currency::Usd, Currency::Jpy]
-            .into_iter()
-            .find(|currency| currency.code() == code)
-    }
-
-    /// Digits after the decimal point: 2 for euros and dollars, 0 for yen.
-    pub fn decimals(self) -> u32 {
-        match self {
-            Currency::Jpy => 0,
-            Currency::Eur | Currency::Usd => 2,
-        }
-    }
-}
-
-/// An amount of a currency, in its minor units.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Money {
-    /// Cents for EUR and USD, yen for JPY.
-    pub amount_minor: i64,
-    pub currency: Currency,
-}
-
-impl Money {
-    pub fn new(amount_minor: i64, currency: Currency) -> Self {
-        Self {
-            amount_minor,
-            currency,
-        }
-    }
-
-    /// `12.50 EUR`, `1500 JPY`: as a person reads it.
-    pub fn display(self) -> String {
-        let decimals = self.currency.decimals();
-        if decimals == 0 {
-            return format!("{} {}", self.amount_minor, self.currency.code());
-        }
-        let unit = 10_i64.pow(decimals);
-        let sign = if self.amount_minor < 0 { "-" } else { "" };
-        let amount = self.amount_minor.unsigned_abs();
-        let unit = unit.unsigned_abs();
-        format!(
-            "{sign}{}.{:0width$} {}",
-            amount / unit,
-            amount % unit,
-            self.currency.code(),
-            width = decimals as usize
-        )
-    }
-}
+/// The workspace's: phase 6 and the shop count money alike.
+pub use common::money::{Currency, Money};
 
 /// The booking fee: 7.5 %, in basis points (hundredths of a percent).
 pub const FEE_BASIS_POINTS: i64 = 750;
@@ -122,17 +54,4 @@ pub fn quote(price: Money, seats: u32) -> Quote {
 
 fn saturate(amount: i128) -> i64 {
     i64::try_from(amount).unwrap_or(if amount < 0 { i64::MIN } else { i64::MAX })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn amounts_read_as_people_write_them() {
-        assert_eq!(Money::new(1250, Currency::Eur).display(), "12.50 EUR");
-        assert_eq!(Money::new(5, Currency::Usd).display(), "0.05 USD");
-        assert_eq!(Money::new(1500, Currency::Jpy).display(), "1500 JPY");
-        assert_eq!(Money::new(-1, Currency::Eur).display(), "-0.01 EUR");
-    }
 }

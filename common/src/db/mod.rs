@@ -363,6 +363,22 @@ impl From<diesel::result::Error> for crate::ApiError {
     }
 }
 
+diesel::define_sql_function! {
+    /// SQL's `LOWER`, the same on SQLite and PostgreSQL: with [`contains_pattern`], a search that
+    /// ignores case on both.
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// `%text%` for a case-insensitive `LIKE` (against [`lower`] of a column, with `.escape('\\')`),
+/// with the wildcards in `text` escaped.
+pub fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{}%", escaped.to_lowercase())
+}
+
 /// Runs blocking work (diesel queries) on actix's blocking thread pool, so the async worker stays
 /// free for other requests; its error becomes an [`ApiError`](crate::ApiError).
 pub async fn blocking<T, E>(

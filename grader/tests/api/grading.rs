@@ -453,3 +453,39 @@ async fn every_shortener_check_fails_against_a_wrong_server() {
     let server = wrong_server();
     assert_all_fail("shortener", &wrong_target(&server), &shortener::MANIFEST).await;
 }
+
+#[tokio::test]
+async fn the_shop_passes_every_check_on_sqlite() {
+    let database = TestDatabase::sqlite_with(&shop::SCHEMA);
+    let mut config = targets::shop_config(&database);
+    config.redis_url = None;
+    let running = targets::start_shop(database, config).await.unwrap();
+    assert_all_pass("shop", &running.target).await;
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_shop_passes_every_check_on_postgres_and_redis() {
+    let Some(database) = TestDatabase::postgres_with(&shop::SCHEMA) else {
+        eprintln!("DATABASE_URL is not a PostgreSQL URL: skipped");
+        return;
+    };
+    let config = targets::shop_config(&database);
+    if config.redis_url.is_none() {
+        eprintln!("REDIS_URL is not set: skipped");
+        return;
+    }
+    let running = targets::start_shop(database, config).await.unwrap();
+    assert_all_pass("shop", &running.target).await;
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn every_shop_check_fails_against_a_wrong_server() {
+    let server = wrong_server();
+    // With a fake Stripe too, so that the payment checks grade the server rather than skip.
+    let mut config = shop::Config::local("");
+    let stripe = targets::fake_stripe(&mut config).unwrap();
+    let target = wrong_target(&server).with_stripe(stripe);
+    assert_all_fail("shop", &target, &shop::MANIFEST).await;
+}

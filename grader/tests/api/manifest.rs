@@ -66,6 +66,11 @@ fn crates() -> Vec<Graded> {
             manifest: &shortener::MANIFEST,
             checks: grader::shortener::checks(),
         },
+        Graded {
+            folder: "projects/shop",
+            manifest: &shop::MANIFEST,
+            checks: grader::shop::checks(),
+        },
     ]
 }
 

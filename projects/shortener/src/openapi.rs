@@ -2,6 +2,7 @@
 //! `common` adds `GET /`, `/metrics` and the health checks, and serves it at `/openapi.json`
 //! with Swagger UI at `/docs/`.
 
+use common::openapi::Bearer;
 use phase4_security::passwords;
 use phase4_security::rate_limit::Documented as RateLimits;
 use phase4_security::tokens::{endpoint, keys};
@@ -40,7 +41,7 @@ struct Limited;
         description = "Short links with aliases, a redirect status per link, expiry and visit limits, QR codes, and visit statistics that leave bots out. Log in with `POST /auth/token` (the demo user `ada`, password `correct-horse-ada`), then send the access token as `Authorization: Bearer ...`; or make an API key with `POST /api-keys` and send that instead.",
     ),
     paths(redirect::follow, qr::qr_png, qr::qr_svg, stats::stats_page),
-    modifiers(&Bearer),
+    modifiers(&Bearer, &ApiKey),
     tags(
         (name = "redirect", description = "Following a short link"),
         (name = "links", description = "Your links: made, changed, deleted; their QR codes"),
@@ -51,14 +52,12 @@ struct Limited;
 )]
 struct ApiDoc;
 
-/// The bearer scheme the link routes name.
-struct Bearer;
+/// The API keys of `POST /api-keys`, which the link routes take as well as a token.
+struct ApiKey;
 
-impl Modify for Bearer {
+impl Modify for ApiKey {
     fn modify(&self, openapi: &mut Document) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        let scheme: SecurityScheme = common::openapi::bearer_scheme();
-        components.add_security_scheme("bearer", scheme);
         let key = HttpBuilder::new()
             .scheme(HttpAuthScheme::Bearer)
             .bearer_format("shk_{id}_{secret}")

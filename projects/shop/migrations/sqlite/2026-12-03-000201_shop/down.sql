@@ -1,0 +1,10 @@
+DROP TABLE stripe_events;
+DROP TABLE order_lines;
+DROP TABLE shop_orders;
+DROP TABLE cart_items;
+DROP TABLE carts;
+DROP TABLE variants;
+DROP TABLE product_images;
+DROP TABLE product_categories;
+DROP TABLE products;
+DROP TABLE categories;
