@@ -379,6 +379,15 @@ pub fn contains_pattern(text: &str) -> String {
     format!("%{}%", escaped.to_lowercase())
 }
 
+/// Whether `err` is a unique constraint refusing a row: a taken alias, slug or id, which a route
+/// answers with 409 (or, for an event seen before, with nothing at all).
+pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
+    matches!(
+        err,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
 /// Runs blocking work (diesel queries) on actix's blocking thread pool, so the async worker stays
 /// free for other requests; its error becomes an [`ApiError`](crate::ApiError).
 pub async fn blocking<T, E>(

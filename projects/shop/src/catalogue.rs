@@ -26,13 +26,13 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, get, patch, web};
 use chrono::Utc;
 use common::db::{
-    AnyConnection, MultiBackend, blocking, contains_pattern, lower, write_transaction,
+    AnyConnection, MultiBackend, blocking, contains_pattern, is_unique_violation, lower,
+    write_transaction,
 };
 use common::extract::{Path, ValidJson};
 use common::money::{Currency, Money};
 use common::{ApiError, FieldError};
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use phase2_frameworks::crud::Ordering;
 use phase2_frameworks::dependencies::Paginated;
 use phase4_security::rbac::Admin;
@@ -438,13 +438,6 @@ pub struct NewVariant {
     pub stock: i32,
 }
 
-fn taken(err: &DieselError) -> bool {
-    matches!(
-        err,
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
-    )
-}
-
 #[utoipa::path(
     post,
     path = "/products",
@@ -493,7 +486,7 @@ pub(crate) async fn create_product(
                 ))
                 .execute(conn);
             match inserted {
-                Err(err) if taken(&err) => {
+                Err(err) if is_unique_violation(&err) => {
                     return Err(ApiError::conflict(format!(
                         "the slug `{}` is taken",
                         new.slug
@@ -534,7 +527,7 @@ pub(crate) async fn create_product(
                     ))
                     .execute(conn);
                 match inserted {
-                    Err(err) if taken(&err) => {
+                    Err(err) if is_unique_violation(&err) => {
                         return Err(ApiError::conflict(format!(
                             "the SKU `{}` is taken",
                             variant.sku
@@ -698,7 +691,7 @@ pub(crate) async fn create_category(
             ))
             .execute(&mut *shop.database.conn()?);
         match inserted {
-            Err(err) if taken(&err) => Err(ApiError::conflict(format!(
+            Err(err) if is_unique_violation(&err) => Err(ApiError::conflict(format!(
                 "the category `{}` exists",
                 made.slug
             ))),

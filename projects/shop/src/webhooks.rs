@@ -25,9 +25,8 @@
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::Utc;
 use common::ApiError;
-use common::db::{blocking, write_transaction};
+use common::db::{blocking, is_unique_violation, write_transaction};
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
@@ -180,7 +179,7 @@ pub(crate) async fn receive(
                 ))
                 .execute(conn);
             match first {
-                Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                Err(err) if is_unique_violation(&err) => {
                     tracing::info!(event = %event.id, "a Stripe event delivered again: ignored");
                     return Ok(None);
                 }

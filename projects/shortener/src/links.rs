@@ -27,11 +27,10 @@ use std::borrow::Cow;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, web};
 use chrono::{DateTime, Utc};
-use common::db::{AnyConnection, blocking, write_transaction};
+use common::db::{AnyConnection, blocking, is_unique_violation, write_transaction};
 use common::extract::{Path, ValidJson};
 use common::{ApiError, FieldError};
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use phase4_security::auth::Caller;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
@@ -375,13 +374,6 @@ pub(crate) fn owned(
     Ok(row)
 }
 
-fn taken(err: &DieselError) -> bool {
-    matches!(
-        err,
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
-    )
-}
-
 #[utoipa::path(
     post,
     path = "/links",
@@ -432,10 +424,10 @@ pub(crate) async fn create_link(
                 .execute(&mut *conn);
             match inserted {
                 Ok(_) => return find(&mut conn, &code)?.ok_or_else(|| no_link(&code)),
-                Err(err) if taken(&err) && new.alias.is_some() => {
+                Err(err) if is_unique_violation(&err) && new.alias.is_some() => {
                     return Err(ApiError::conflict(format!("the alias `{code}` is taken")));
                 }
-                Err(err) if taken(&err) => {
+                Err(err) if is_unique_violation(&err) => {
                     tracing::info!("the random code {code} was taken; drawing another");
                 }
                 Err(err) => return Err(err.into()),
