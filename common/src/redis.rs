@@ -110,65 +110,27 @@ impl Broadcast {
     /// Subscribes, and hands every message to `handle` (one at a time, in order) until the process
     /// ends, resubscribing after a failure. Returns once the first subscription is made; an error
     /// if it cannot be within 5 s.
-    pub async fn listen<F>(&self, handle: F) -> anyhow::Result<()>
+    pub async fn listen<F>(&self, mut handle: F) -> anyhow::Result<()>
     where
         F: FnMut(Heard<'_>) + Send + 'static,
     {
-        let (subscribed, ready) = tokio::sync::oneshot::channel();
-        tokio::spawn(self.clone().run(handle, subscribed));
-        ready
-            .await
-            .map_err(|_| anyhow::anyhow!("the listener on {} stopped", self.channel))?
-    }
-
-    async fn run<F>(
-        self,
-        mut handle: F,
-        subscribed: tokio::sync::oneshot::Sender<anyhow::Result<()>>,
-    ) where
-        F: FnMut(Heard<'_>) + Send + 'static,
-    {
-        use futures_util::StreamExt;
-        use std::sync::atomic::Ordering;
-
-        let mut subscribed = Some(subscribed);
-        loop {
-            let pubsub = async {
-                let mut pubsub = self.client.get_async_pubsub().await?;
-                pubsub.subscribe(&self.channel).await?;
-                Ok::<_, redis::RedisError>(pubsub)
-            };
-            let failure = match tokio::time::timeout(CONNECT_TIMEOUT, pubsub).await {
-                Ok(Ok(pubsub)) => {
-                    self.listening.store(true, Ordering::Release);
-                    if let Some(ready) = subscribed.take() {
-                        let _ = ready.send(Ok(()));
-                    }
-                    handle(Heard::Resubscribed);
-                    let mut messages = pubsub.into_on_message();
-                    while let Some(message) = messages.next().await {
-                        let Ok(payload) = message.get_payload::<String>() else {
-                            continue;
-                        };
+        let mut events = subscribe(&self.client, &self.channel, self.listening.clone()).await?;
+        let this = self.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                match event {
+                    Event::Resubscribed => handle(Heard::Resubscribed),
+                    Event::Message(payload) => {
                         let Some((id, body)) = payload.split_once(' ') else {
                             continue;
                         };
                         handle(Heard::Message(body));
-                        self.acknowledge(id).await;
+                        this.acknowledge(id).await;
                     }
-                    self.listening.store(false, Ordering::Release);
-                    anyhow::anyhow!("the subscription closed")
                 }
-                Ok(Err(err)) => err.into(),
-                Err(_) => anyhow::anyhow!("Redis did not answer SUBSCRIBE within 5 s"),
-            };
-            if let Some(ready) = subscribed.take() {
-                let _ = ready.send(Err(failure));
-                return;
             }
-            tracing::warn!(channel = %self.channel, "{failure:#}; subscribing again in 1 s");
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
+        });
+        Ok(())
     }
 
     async fn acknowledge(&self, id: &str) {
@@ -226,6 +188,94 @@ impl Broadcast {
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
+    }
+}
+
+/// What a [`subscribe`]r receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A message's payload.
+    Message(String),
+    /// The subscription was (re)made: messages sent while it was down are lost.
+    Resubscribed,
+}
+
+/// Subscribes to `channel` for as long as the receiver is kept, resubscribing a second after a
+/// failure; `listening` says meanwhile whether the subscription is up. Returns once the first
+/// subscription is made (an error if it cannot be within 5 s); the first event is then
+/// [`Event::Resubscribed`].
+///
+/// The receiver holds up to 1,024 events. A reader that falls further behind makes the
+/// subscription wait, and Redis, whose buffer for it then grows, cuts it off past its
+/// `client-output-buffer-limit pubsub`: the reader hears [`Event::Resubscribed`] after a gap,
+/// rather than the process growing without bound.
+pub async fn subscribe(
+    client: &redis::Client,
+    channel: &str,
+    listening: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> anyhow::Result<tokio::sync::mpsc::Receiver<Event>> {
+    let (events, receiver) = tokio::sync::mpsc::channel(1024);
+    let (subscribed, ready) = tokio::sync::oneshot::channel();
+    tokio::spawn(run_subscription(
+        client.clone(),
+        channel.to_owned(),
+        listening,
+        events,
+        subscribed,
+    ));
+    ready
+        .await
+        .map_err(|_| anyhow::anyhow!("the listener on {channel} stopped"))??;
+    Ok(receiver)
+}
+
+async fn run_subscription(
+    client: redis::Client,
+    channel: String,
+    listening: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    events: tokio::sync::mpsc::Sender<Event>,
+    subscribed: tokio::sync::oneshot::Sender<anyhow::Result<()>>,
+) {
+    use futures_util::StreamExt;
+    use std::sync::atomic::Ordering;
+
+    let mut subscribed = Some(subscribed);
+    loop {
+        let pubsub = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        };
+        let failure = match tokio::time::timeout(CONNECT_TIMEOUT, pubsub).await {
+            Ok(Ok(pubsub)) => {
+                listening.store(true, Ordering::Release);
+                if let Some(ready) = subscribed.take() {
+                    let _ = ready.send(Ok(()));
+                }
+                if events.send(Event::Resubscribed).await.is_err() {
+                    return;
+                }
+                let mut messages = pubsub.into_on_message();
+                while let Some(message) = messages.next().await {
+                    let Ok(payload) = message.get_payload::<String>() else {
+                        continue;
+                    };
+                    if events.send(Event::Message(payload)).await.is_err() {
+                        return;
+                    }
+                }
+                listening.store(false, Ordering::Release);
+                anyhow::anyhow!("the subscription closed")
+            }
+            Ok(Err(err)) => err.into(),
+            Err(_) => anyhow::anyhow!("Redis did not answer SUBSCRIBE within 5 s"),
+        };
+        if let Some(ready) = subscribed.take() {
+            let _ = ready.send(Err(failure));
+            return;
+        }
+        tracing::warn!(%channel, "{failure:#}; subscribing again in 1 s");
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 

@@ -64,6 +64,11 @@ pub struct ServeOptions {
     /// 500s and panics sent to Sentry (see [`crate::tracking`]).
     #[cfg(feature = "error-tracking")]
     pub error_tracking: Option<crate::tracking::ErrorTracking>,
+    /// Each connection's kernel send buffer, in bytes, fixed; Linux's own grows it (up to
+    /// `net.ipv4.tcp_wmem`'s maximum, megabytes on loopback) as a connection sends. A server
+    /// that must notice a client that has stopped reading (the chat's slow WebSocket clients)
+    /// fixes it, so that a few kilobytes, not megabytes, sit in the kernel for it.
+    pub send_buffer: Option<usize>,
     /// Set when the server starts shutting down. The default is a new flag; a crate that
     /// gives its own can also read it (a background worker that should stop taking work).
     pub stopping: Stopping,
@@ -129,15 +134,28 @@ impl ServeOptions {
 /// closes its connection, so that clients reconnect (to another instance) instead of sending more
 /// on a connection about to close.
 #[derive(Debug, Clone, Default)]
-pub struct Stopping(Arc<AtomicBool>);
+pub struct Stopping(Arc<(AtomicBool, tokio::sync::Notify)>);
 
 impl Stopping {
     pub fn is_stopping(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.0.0.load(Ordering::Acquire)
+    }
+
+    /// Returns once the server has begun to shut down (at once if it has): for work that
+    /// should end then, such as a WebSocket telling its client to reconnect.
+    pub async fn stopped(&self) {
+        let notified = self.0.1.notified();
+        tokio::pin!(notified);
+        // Registered before the flag is read: a `start` in between still wakes it.
+        notified.as_mut().enable();
+        if !self.is_stopping() {
+            notified.await;
+        }
     }
 
     fn start(&self) {
-        self.0.store(true, Ordering::Relaxed);
+        self.0.0.store(true, Ordering::Release);
+        self.0.1.notify_waiters();
     }
 }
 
@@ -214,6 +232,15 @@ where
     });
     if let Some(workers) = options.workers {
         server = server.workers(workers);
+    }
+    if let Some(bytes) = options.send_buffer {
+        server = server.on_connect(move |connection, _| {
+            if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>()
+                && let Err(err) = socket2::SockRef::from(tcp).set_send_buffer_size(bytes)
+            {
+                tracing::warn!("cannot set a connection's send buffer: {err}");
+            }
+        });
     }
     let server = server
         .listen(listener)?

@@ -11,6 +11,8 @@ use actix_web::dev::{Server, ServerHandle};
 
 pub mod nginx;
 pub mod partition;
+#[cfg(feature = "websocket-client")]
+pub mod websocket;
 
 /// A server started for a test. Dropping it stops the server.
 #[derive(Debug)]

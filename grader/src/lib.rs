@@ -1,7 +1,7 @@
 //! The grader: checks that each phase keeps its contract, graded over HTTP.
 //!
 //! A [`Check`] carries the topic ID it grades (from the crate's manifest), a name, and an async
-//! body that talks to a [`Target`]: a base URL and an HTTP client. Because checks speak only HTTP,
+//! body that talks to a [`Target`]: a base URL and an HTTP client. Because checks speak only HTTP (and WebSocket, which starts as HTTP),
 //! they grade any server that keeps the phase's contract: the phase started in-process, a phase
 //! running elsewhere (`--base-url`), or a student's own implementation.
 //!
@@ -16,6 +16,7 @@
 //! checks, each crate's README table and its topic modules agree with the crate's manifest.
 //! `cargo run -p grader` prints the report card.
 
+pub mod chat;
 pub mod check;
 pub mod conventions;
 pub mod phase1;
@@ -80,6 +81,10 @@ pub fn phases() -> Vec<Phase> {
         Phase {
             name: "shop",
             checks: shop::checks,
+        },
+        Phase {
+            name: "chat",
+            checks: chat::checks,
         },
     ]
 }

@@ -148,6 +148,11 @@ pub async fn start(name: &str) -> anyhow::Result<RunningPhase> {
             let config = shop_config(&database);
             start_shop(database, config).await
         }
+        "chat" => {
+            let database = TestDatabase::sqlite_with(&chat::SCHEMA);
+            let config = chat_config(&database);
+            start_chat(database, config).await
+        }
         other => bail!("no phase called {other}"),
     }
 }
@@ -316,6 +321,28 @@ pub async fn start_shop(
     let mut running = RunningPhase::new(app, Some(database), leftovers)?;
     running.target = running.target.with_stripe(fake);
     Ok(running)
+}
+
+/// The chat's configuration for grading on `database`: Redis (fan-out, presence, rate limits)
+/// under a prefix of the run's own when `REDIS_URL` names one.
+pub fn chat_config(database: &TestDatabase) -> chat::Config {
+    let mut config = chat::Config::local(database.database.url());
+    config.redis_url = service_url("REDIS_URL").map(Into::into);
+    config.redis_prefix = unique_name("grader");
+    config
+}
+
+/// The chat on `database` with `config`; its Redis keys are removed by [`RunningPhase::stop`].
+pub async fn start_chat(
+    database: TestDatabase,
+    config: chat::Config,
+) -> anyhow::Result<RunningPhase> {
+    let leftovers = redis_keys(
+        config.redis_url.as_ref().map(|url| url.expose()),
+        &config.redis_prefix,
+    );
+    let app = chat::build(config, listener()?).await?;
+    RunningPhase::new(app, Some(database), leftovers)
 }
 
 /// The shortener's configuration for grading on `database`: Redis (its cache tier and rate

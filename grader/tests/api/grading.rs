@@ -455,6 +455,38 @@ async fn every_shortener_check_fails_against_a_wrong_server() {
 }
 
 #[tokio::test]
+async fn the_chat_passes_every_check_on_sqlite() {
+    let database = TestDatabase::sqlite_with(&chat::SCHEMA);
+    let mut config = targets::chat_config(&database);
+    config.redis_url = None;
+    let running = targets::start_chat(database, config).await.unwrap();
+    assert_all_pass("chat", &running.target).await;
+    running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_passes_every_check_on_postgres_and_redis() {
+    let Some(database) = TestDatabase::postgres_with(&chat::SCHEMA) else {
+        eprintln!("DATABASE_URL is not a PostgreSQL URL: skipped");
+        return;
+    };
+    let config = targets::chat_config(&database);
+    if config.redis_url.is_none() {
+        eprintln!("REDIS_URL is not set: skipped");
+        return;
+    }
+    let running = targets::start_chat(database, config).await.unwrap();
+    assert_all_pass("chat", &running.target).await;
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn every_chat_check_fails_against_a_wrong_server() {
+    let server = wrong_server();
+    assert_all_fail("chat", &wrong_target(&server), &chat::MANIFEST).await;
+}
+
+#[tokio::test]
 async fn the_shop_passes_every_check_on_sqlite() {
     let database = TestDatabase::sqlite_with(&shop::SCHEMA);
     let mut config = targets::shop_config(&database);

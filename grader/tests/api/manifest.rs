@@ -71,6 +71,11 @@ fn crates() -> Vec<Graded> {
             manifest: &shop::MANIFEST,
             checks: grader::shop::checks(),
         },
+        Graded {
+            folder: "projects/chat",
+            manifest: &chat::MANIFEST,
+            checks: grader::chat::checks(),
+        },
     ]
 }
 

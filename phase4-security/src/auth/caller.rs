@@ -60,6 +60,12 @@ impl Caller {
         req.extensions_mut().insert(checked);
     }
 
+    /// The caller holding access token `token`, checked by `tokens`: for a token that comes
+    /// another way than a request's `Authorization` header (the chat's first WebSocket frame).
+    pub fn from_token(tokens: &dyn TokenService, token: &str) -> Result<Caller, TokenError> {
+        tokens.verify_access(token).and_then(Caller::from_claims)
+    }
+
     /// The demo user `ada` with her usual scopes: who a request without a token is, on a server
     /// started with `--insecure-benchmark-without-tokens` (see `scripts/bench-http`).
     pub fn benchmark() -> Caller {

@@ -1,0 +1,73 @@
+//! Two instances, one service: a message sent through one reaches the clients of the other.
+
+use std::collections::BTreeSet;
+
+use common::testing::websocket::Received;
+use serde_json::json;
+
+use crate::support::{SOON, hears, join, pair, say, send};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_sent_to_one_instance_reaches_the_clients_of_the_other() {
+    let Some((a, b)) = pair(|_| {}).await else {
+        return;
+    };
+    let mut ada = a.member("ada", "general").await;
+    let mut admin = b.member("admin", "general").await;
+    let mut elsewhere = b.member("admin", "random").await;
+
+    // Presence is shared: each sees the other, whichever instance they are on.
+    let arrived = ada.expect("presence", SOON).await.unwrap();
+    assert_eq!(arrived["user"], "admin");
+    let joined = join(&mut elsewhere, "general", None).await;
+    assert_eq!(joined["members"], json!(["ada", "admin"]));
+
+    let ack = say(&mut ada, "general", "a-1", "from instance A").await;
+    let message = admin.expect("message", SOON).await.unwrap();
+    assert_eq!(message["body"], "from instance A");
+    assert_eq!(message["id"], ack["id"]);
+
+    let typing = json!({ "v": 1, "type": "typing", "room": "general" });
+    admin.send(&typing).await.unwrap();
+    assert_eq!(ada.expect("typing", SOON).await.unwrap()["user"], "admin");
+
+    say(&mut admin, "general", "b-1", "from instance B").await;
+    assert_eq!(
+        ada.expect("message", SOON).await.unwrap()["body"],
+        "from instance B"
+    );
+
+    // A room nobody on B is in stays quiet there.
+    let mut quiet = b.member("admin", "quiet").await;
+    say(&mut ada, "general", "a-2", "not for quiet").await;
+    assert!(!hears(&mut quiet, "message").await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_writing_to_one_room_give_each_message_its_own_id_in_order() {
+    let Some((a, b)) = pair(|config| config.message_rate = 1000).await else {
+        return;
+    };
+    let mut ada = a.member("ada", "general").await;
+    let mut admin = b.member("admin", "general").await;
+    let count = 100;
+    for n in 0..count {
+        send(&mut ada, "general", &format!("a-{n}"), "from A").await;
+        send(&mut admin, "general", &format!("b-{n}"), "from B").await;
+    }
+    // ada hears all 200, from both instances; the ids are 1..=200, each once.
+    let mut ids = BTreeSet::new();
+    let mut acks = 0;
+    while ids.len() < 2 * count || acks < count {
+        let Received::Frame(frame) = ada.next(SOON).await.unwrap() else {
+            panic!("the connection closed");
+        };
+        match frame["type"].as_str().unwrap() {
+            "message" => assert!(ids.insert(frame["id"].as_i64().unwrap()), "{frame}"),
+            "ack" => acks += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(ids.first(), Some(&1));
+    assert_eq!(ids.last(), Some(&(2 * count as i64)));
+}
