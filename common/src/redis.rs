@@ -205,10 +205,11 @@ pub enum Event {
 /// subscription is made (an error if it cannot be within 5 s); the first event is then
 /// [`Event::Resubscribed`].
 ///
-/// The receiver holds up to 1,024 events. A reader that falls further behind makes the
-/// subscription wait, and Redis, whose buffer for it then grows, cuts it off past its
-/// `client-output-buffer-limit pubsub`: the reader hears [`Event::Resubscribed`] after a gap,
-/// rather than the process growing without bound.
+/// The receiver holds up to 1,024 events; a reader that falls further behind makes the
+/// subscription wait. (redis-rs buffers a pub/sub connection's messages without a bound of its
+/// own, so the process, not Redis, holds what a stalled reader has not taken.) A connection that
+/// goes quiet without closing (a half-open TCP connection) is not noticed here: the kernel's
+/// keepalive, or the next write, finds it.
 pub async fn subscribe(
     client: &redis::Client,
     channel: &str,

@@ -17,7 +17,7 @@
 //! **Why:** Redis pub/sub, and not NATS (which also runs here), because the chat already uses Redis
 //! for presence and rate limits, so it adds no service. Pub/sub is at most once, and that is enough
 //! because it is never the record: messages are stored before they are published, their ids say
-//! when one was missed, and a client that sees a gap, or is told `reload`, reads the database. When
+//! when one was missed, and a client told `reload`, or that sees a gap, reads the database. When
 //! an instance loses its subscription it tells its clients to reload, rather than leave a hole.
 //! NATS core is also at most once; JetStream would add a second store to keep in step.
 
@@ -242,8 +242,8 @@ pub struct Fanout {
 
 #[derive(Debug)]
 struct Relay {
-    connection: redis::aio::ConnectionManager,
-    channel: String,
+    /// Frames for [`publish`].
+    queue: mpsc::Sender<String>,
     origin: String,
 }
 
@@ -281,11 +281,12 @@ impl Fanout {
                 }
             }
         });
+        let (queue, pending) = mpsc::channel(RELAY_QUEUE);
+        tokio::spawn(publish(connection, channel.to_owned(), pending));
         Ok(Self {
             hub,
             relay: Some(Relay {
-                connection,
-                channel: channel.to_owned(),
+                queue,
                 origin: origin.to_owned(),
             }),
         })
@@ -300,10 +301,11 @@ impl Fanout {
         }
     }
 
-    /// Delivers `frames` here at once, then publishes them to the other instances (one round
-    /// trip for all of them). Redis down costs the other instances the frames, not this one: their
-    /// clients see the gap in the ids and read the history.
-    pub async fn send(&self, frames: &[Broadcast<'_>]) {
+    /// Delivers `frames` here at once, and queues them for the other instances; never waits.
+    /// The relay publishes what has gathered in one round trip, in order. Redis down, or the
+    /// relay's queue full, costs the other instances the frames, not this one: their clients see
+    /// the gap in the ids and read the history.
+    pub fn send(&self, frames: &[Broadcast<'_>]) {
         for frame in frames {
             let outgoing = match frame.id {
                 Some(id) => Outgoing::Message {
@@ -318,7 +320,6 @@ impl Fanout {
         let Some(relay) = &self.relay else {
             return;
         };
-        let mut pipe = redis::pipe();
         for frame in frames {
             let relayed = Relayed {
                 origin: relay.origin.clone(),
@@ -333,15 +334,36 @@ impl Fanout {
             let Ok(payload) = serde_json::to_string(&relayed) else {
                 continue;
             };
-            pipe.publish(&relay.channel, payload).ignore();
+            if relay.queue.try_send(payload).is_err() {
+                tracing::warn!("the relay to the other instances is behind: a frame was dropped");
+            }
         }
-        let mut connection = relay.connection.clone();
+    }
+}
+
+/// Frames the relay holds for Redis; past that (Redis slow or gone), frames are dropped.
+const RELAY_QUEUE: usize = 8192;
+
+/// The relay's task: publishes the queued frames in order, all that has gathered in one round
+/// trip, until every [`Fanout`] is gone.
+async fn publish(
+    mut connection: redis::aio::ConnectionManager,
+    channel: String,
+    mut queue: mpsc::Receiver<String>,
+) {
+    let mut batch = Vec::with_capacity(256);
+    while queue.recv_many(&mut batch, 256).await > 0 {
+        let mut pipe = redis::pipe();
+        for payload in &batch {
+            pipe.publish(&channel, payload).ignore();
+        }
         if let Err(err) = common::redis::within(pipe.query_async::<()>(&mut connection)).await {
             tracing::warn!(
                 "cannot publish {} frames to the other instances: {err:#}",
-                frames.len()
+                batch.len()
             );
         }
+        batch.clear();
     }
 }
 

@@ -289,9 +289,9 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Appl
     let socket_metrics = SocketMetrics::new(http_metrics.registry())?;
     let queue = usize::try_from(config.store_queue).unwrap_or(4096);
     let (store, writer) = Store::start(database.clone(), fanout.clone(), queue, store_metrics);
-    let refresher = presence.keep_fresh();
     let settings = config.settings();
     let stopping = common::server::Stopping::default();
+    let refresher = presence.keep_fresh(stopping.clone());
 
     let notes = vec![
         "demo users (never use these anywhere real):".to_owned(),

@@ -136,15 +136,23 @@ impl Presence {
         }
     }
 
-    /// Renews this instance's users every [`REFRESH`], for as long as the process runs.
-    pub fn keep_fresh(&self) -> Option<tokio::task::JoinHandle<()>> {
+    /// Renews this instance's users every [`REFRESH`], until the server stops.
+    pub fn keep_fresh(
+        &self,
+        stopping: common::server::Stopping,
+    ) -> Option<tokio::task::JoinHandle<()>> {
         self.redis.as_ref()?;
         let presence = self.clone();
         Some(tokio::spawn(async move {
             let mut every = tokio::time::interval(REFRESH);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let stopped = stopping.stopped();
+            tokio::pin!(stopped);
             loop {
-                every.tick().await;
+                tokio::select! {
+                    () = &mut stopped => return,
+                    _ = every.tick() => {}
+                }
                 let occupied = presence.hub.occupied();
                 if !occupied.is_empty() {
                     presence.renew(&occupied).await;

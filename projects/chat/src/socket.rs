@@ -11,7 +11,8 @@
 //! **Rust:** actix-ws hands over the socket as two halves. This module reads one in a loop
 //! ([`Connection::serve`]); a second task, the writer, owns the other and is the only one that
 //! writes, taking frames from the connection's bounded [`Outbox`]. The reader never waits for the
-//! socket, the database or another client:
+//! socket or another client, and for the database only when it joins a room (to read what was
+//! missed); a message it hands on and forgets:
 //!
 //! - **Authentication** comes from `Authorization: Bearer` at the handshake (refused there with
 //!   401 when the token is bad), or, for browsers, which cannot set that header on a WebSocket,
@@ -26,7 +27,9 @@
 //!   and its frames are dropped, not queued without end.
 //! - **Messages** go to the store's queue ([`crate::store`]), after the sender's rate limit
 //!   (phase 4's GCRA, per user, in Redis when there is one, so a user's limit holds across
-//!   instances and connections).
+//!   instances and connections). A `join` counts against the same limit: it reads the database.
+//! - **Tokens** are checked when the connection is made; a connection outlives its token's
+//!   expiry (a client that reconnects needs a fresh one).
 //! - **Resuming:** `join` with `after` replays what was missed, up to [`Settings::resume_limit`]
 //!   messages, or says `reload`. Live messages that arrive meanwhile wait in the writer, so the
 //!   client gets `joined`, then the missed messages, then the live ones, each id once.
@@ -261,10 +264,14 @@ async fn run(
         Ending::Server(close) => {
             connection.outbox.push(Outgoing::Close(close));
             drop(connection);
+            // The writer sends what is queued, then the close; a client that does not read
+            // meanwhile is not waited for longer.
+            let abort = writer.abort_handle();
             if tokio::time::timeout(Duration::from_secs(5), writer)
                 .await
                 .is_err()
             {
+                abort.abort();
                 tracing::debug!(connection = id, "the writer did not finish in 5 s");
             }
         }
@@ -423,8 +430,9 @@ impl Connection {
                 if self.rooms.remove(&room).is_none() {
                     return self.not_joined(None);
                 }
-                self.outbox.push(Outgoing::Left(Arc::from(room.as_str())));
+                // Out of the hub first: nothing for the room follows `left`.
                 self.depart(&room).await;
+                self.outbox.push(Outgoing::Left(Arc::from(room.as_str())));
             }
             ClientFrame::Send(draft) => self.send(draft).await,
             ClientFrame::Typing { room } => {
@@ -435,23 +443,14 @@ impl Connection {
                     return;
                 }
                 *last = Some(Instant::now());
-                let fanout = self.chat.fanout.clone();
-                let user = self.caller.username.clone();
-                tokio::spawn(async move {
-                    let text = ServerFrame::Typing {
-                        room: &room,
-                        user: &user,
-                    }
-                    .encode();
-                    fanout
-                        .send(&[Broadcast {
-                            room: &room,
-                            id: None,
-                            audience: Audience::AllBut(&user),
-                            text,
-                        }])
-                        .await;
-                });
+                let user = &self.caller.username;
+                let text = ServerFrame::Typing { room: &room, user }.encode();
+                self.chat.fanout.send(&[Broadcast {
+                    room: &room,
+                    id: None,
+                    audience: Audience::AllBut(user),
+                    text,
+                }]);
             }
         }
     }
@@ -462,6 +461,10 @@ impl Connection {
 
     async fn join(&mut self, room: String, after: Option<i64>) {
         let settings = self.chat.settings;
+        // Each join reads the database and may replay 100 messages: it counts as a message.
+        if !self.within_rate(None).await {
+            return;
+        }
         let new = !self.rooms.contains_key(&room);
         if new && self.rooms.len() >= settings.max_rooms {
             let detail = format!("a connection is in at most {} rooms", settings.max_rooms);
@@ -478,7 +481,7 @@ impl Connection {
                     .presence
                     .arrived(&room, &self.caller.username)
                     .await;
-                self.announce(&room, true).await;
+                self.announce(&room, true);
             }
         }
         let members = self.chat.presence.members(&room).await;
@@ -545,20 +548,8 @@ impl Connection {
         if !self.rooms.contains_key(&draft.room) {
             return self.not_joined(Some(&draft.client_id));
         }
-        let key = format!("user:{}", self.caller.user_id);
-        match self.chat.limiter.take(&key).await {
-            Ok(decision) if !decision.allowed => {
-                let retry = u64::try_from(decision.retry_after.as_millis()).unwrap_or(u64::MAX);
-                return self.refuse(
-                    ErrorCode::RateLimited,
-                    "too many messages: send this one again later",
-                    Some(&draft.client_id),
-                    Some(retry.max(1)),
-                );
-            }
-            Ok(_) => {}
-            // Redis down: the limit is not kept for a moment, rather than the chat stopping.
-            Err(err) => tracing::warn!("cannot check the message rate limit: {err}"),
+        if !self.within_rate(Some(&draft.client_id)).await {
+            return;
         }
         let submission = Submission {
             draft,
@@ -576,19 +567,40 @@ impl Connection {
         }
     }
 
+    /// Takes one from the user's allowance of messages and joins; when there is none left, says
+    /// so (about `client_id`'s message, if it is one) and returns false.
+    async fn within_rate(&self, client_id: Option<&str>) -> bool {
+        let key = format!("user:{}", self.caller.user_id);
+        match self.chat.limiter.take(&key).await {
+            Ok(decision) if !decision.allowed => {
+                let retry = u64::try_from(decision.retry_after.as_millis()).unwrap_or(u64::MAX);
+                self.refuse(
+                    ErrorCode::RateLimited,
+                    "too many messages and joins: send this again later",
+                    client_id,
+                    Some(retry.max(1)),
+                );
+                false
+            }
+            Ok(_) => true,
+            // Redis down: the limit is not kept for a moment, rather than the chat stopping.
+            Err(err) => {
+                tracing::warn!("cannot check the message rate limit: {err}");
+                true
+            }
+        }
+    }
+
     /// Tells the room that this connection's user arrived or left.
-    async fn announce(&self, room: &str, online: bool) {
+    fn announce(&self, room: &str, online: bool) {
         let user = &self.caller.username;
         let text = ServerFrame::Presence { room, user, online }.encode();
-        self.chat
-            .fanout
-            .send(&[Broadcast {
-                room,
-                id: None,
-                audience: Audience::AllBut(user),
-                text,
-            }])
-            .await;
+        self.chat.fanout.send(&[Broadcast {
+            room,
+            id: None,
+            audience: Audience::AllBut(user),
+            text,
+        }]);
     }
 
     /// This connection left `room`: the room hears of it if no other connection of its user is
@@ -597,7 +609,7 @@ impl Connection {
         let left = self.chat.fanout.hub.leave(room, self.outbox.id);
         if let Some(user) = left {
             self.chat.presence.departed(room, &user).await;
-            self.announce(room, false).await;
+            self.announce(room, false);
         }
     }
 
@@ -618,8 +630,12 @@ fn encode_message(message: &Message) -> (i64, Text) {
 struct View {
     /// Live messages held while the replay is read; `None` once it has been sent.
     held: Option<Vec<(i64, Text)>>,
-    /// The ids the replay sent: `(after, last]`, which live messages must not repeat.
-    replayed: (i64, i64),
+    /// The newest id the client has had: the replay's last, or its `after`. Live messages up
+    /// to it are not sent again.
+    replayed: i64,
+    /// More live messages arrived during the replay than it may hold: the client is told to
+    /// reload instead.
+    overflowed: bool,
 }
 
 /// The writer: the only one to write to the socket, in the order of the outbox.
@@ -630,17 +646,19 @@ async fn write(mut session: Session, mut frames: mpsc::Receiver<Outgoing>, hold_
             Outgoing::Frame(text) => session.text(text).await,
             Outgoing::Message { room, id, text } => match views.get_mut(&room) {
                 Some(View {
-                    held: Some(held), ..
+                    held: Some(held),
+                    overflowed,
+                    ..
                 }) => {
                     if held.len() < hold_at_most {
                         held.push((id, text));
+                    } else {
+                        *overflowed = true;
                     }
                     Ok(())
                 }
-                Some(View {
-                    replayed: (after, last),
-                    ..
-                }) if *after < id && id <= *last => Ok(()),
+                // Seen already: the client said so (`after`), or the replay sent it.
+                Some(View { replayed: last, .. }) if id <= *last => Ok(()),
                 _ => session.text(text).await,
             },
             Outgoing::Joining(room) => {
@@ -648,7 +666,8 @@ async fn write(mut session: Session, mut frames: mpsc::Receiver<Outgoing>, hold_
                     room,
                     View {
                         held: Some(Vec::new()),
-                        replayed: (0, 0),
+                        replayed: 0,
+                        overflowed: false,
                     },
                 );
                 Ok(())
@@ -658,8 +677,21 @@ async fn write(mut session: Session, mut frames: mpsc::Receiver<Outgoing>, hold_
                 joined,
                 replay,
             } => {
-                let view = views.entry(room).or_default();
+                let view = views.entry(room.clone()).or_default();
                 let held = view.held.take().unwrap_or_default();
+                let replay = if view.overflowed {
+                    view.overflowed = false;
+                    let latest = held.iter().map(|(id, _)| *id).max().unwrap_or_default();
+                    Replay::Reload(
+                        ServerFrame::Reload {
+                            room: &room,
+                            latest,
+                        }
+                        .encode(),
+                    )
+                } else {
+                    replay
+                };
                 replay_to(&mut session, view, joined, replay, held).await
             }
             Outgoing::Left(room) => {
@@ -704,11 +736,13 @@ async fn replay_to(
     }
     held.sort_by_key(|(id, _)| *id);
     held.dedup_by_key(|(id, _)| *id);
+    let mut newest = if after == i64::MAX { 0 } else { last };
     for (id, text) in held {
-        if after == i64::MAX || id > last {
+        if id > newest {
             session.text(text).await?;
+            newest = id;
         }
     }
-    view.replayed = (after.min(last), last);
+    view.replayed = newest;
     Ok(())
 }

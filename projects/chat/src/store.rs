@@ -20,7 +20,7 @@
 //! unique: a message resent after a reconnect finds the first copy, and is acknowledged with its id
 //! and `duplicate: true` rather than stored twice.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -173,7 +173,7 @@ async fn write(
         match outcome {
             Ok(stored) => {
                 metrics.batch.observe(batch.len() as f64);
-                publish(&fanout, &batch, &stored, &metrics).await;
+                publish(&fanout, &batch, &stored, &metrics);
             }
             Err(_) => {
                 metrics.failed.inc_by(batch.len() as u64);
@@ -193,7 +193,7 @@ async fn write(
 }
 
 /// After the commit: each new message to its room, everywhere, then each sender's `ack`.
-async fn publish(fanout: &Fanout, batch: &[Submission], stored: &[Stored], metrics: &StoreMetrics) {
+fn publish(fanout: &Fanout, batch: &[Submission], stored: &[Stored], metrics: &StoreMetrics) {
     let frames: Vec<Broadcast<'_>> = stored
         .iter()
         .filter(|stored| !stored.duplicate)
@@ -208,7 +208,7 @@ async fn publish(fanout: &Fanout, batch: &[Submission], stored: &[Stored], metri
     metrics
         .duplicates
         .inc_by((stored.len() - frames.len()) as u64);
-    fanout.send(&frames).await;
+    fanout.send(&frames);
     for (submission, stored) in batch.iter().zip(stored) {
         let ack = ServerFrame::Ack {
             room: &stored.message.room,
@@ -241,7 +241,8 @@ fn store(
 ) -> QueryResult<Vec<Stored>> {
     write_transaction(conn, |conn| {
         let mut outcome: Vec<Option<Stored>> = vec![None; drafts.len()];
-        let mut by_room: HashMap<&str, Vec<usize>> = HashMap::new();
+        // Rooms locked in one order by every writer: two instances' batches never deadlock.
+        let mut by_room: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (index, (draft, ..)) in drafts.iter().enumerate() {
             by_room.entry(&draft.room).or_default().push(index);
         }
