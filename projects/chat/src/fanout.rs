@@ -28,7 +28,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc};
 
-use crate::protocol::{Close, Text};
+use crate::protocol::{Close, ServerFrame, Text};
 
 /// A connection's number on this instance.
 pub type ConnectionId = u64;
@@ -68,6 +68,13 @@ pub enum Replay {
     },
     /// Too many were missed: this `reload` frame.
     Reload(Text),
+}
+
+impl Replay {
+    /// A `reload` for `room`, whose newest id is `latest`.
+    pub fn reload(room: &str, latest: i64) -> Self {
+        Replay::Reload(ServerFrame::Reload { room, latest }.encode())
+    }
 }
 
 /// A connection's queue of frames, as the rest of the server sees it.

@@ -524,13 +524,7 @@ impl Connection {
         }
         .encode();
         let replay = if reload {
-            Replay::Reload(
-                ServerFrame::Reload {
-                    room: &room,
-                    latest,
-                }
-                .encode(),
-            )
+            Replay::reload(&room, latest)
         } else {
             Replay::Missed {
                 after: after.unwrap_or(latest),
@@ -682,13 +676,7 @@ async fn write(mut session: Session, mut frames: mpsc::Receiver<Outgoing>, hold_
                 let replay = if view.overflowed {
                     view.overflowed = false;
                     let latest = held.iter().map(|(id, _)| *id).max().unwrap_or_default();
-                    Replay::Reload(
-                        ServerFrame::Reload {
-                            room: &room,
-                            latest,
-                        }
-                        .encode(),
-                    )
+                    Replay::reload(&room, latest)
                 } else {
                     replay
                 };
