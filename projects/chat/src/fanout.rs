@@ -189,15 +189,6 @@ impl Hub {
             .collect()
     }
 
-    /// How many connections are in rooms.
-    pub fn connections(&self) -> usize {
-        let rooms = self.rooms.read().unwrap_or_else(PoisonError::into_inner);
-        let mut ids: Vec<ConnectionId> = rooms.values().flat_map(|m| m.keys().copied()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids.len()
-    }
-
     /// Queues `frame` for `audience` in `room`, on this instance; how many queues took it.
     pub fn deliver(&self, room: &str, audience: Audience<'_>, frame: &Outgoing) -> usize {
         let rooms = self.rooms.read().unwrap_or_else(PoisonError::into_inner);
