@@ -5,7 +5,8 @@
 // Page A logs in to instance A as ada, page B to instance B as admin; both instances share
 // Redis, so what reaches B has crossed from one instance to the other. A types (B must show
 // "ada is typing"), A sends a message (B must show it), B answers (A must show it) and A's own
-// message must have been acknowledged. Then page A is screenshotted.
+// message must have been acknowledged. Then page A is screenshotted. Last, A loses a message
+// frame, as Redis pub/sub may, and must fill the gap in the ids from the history.
 //
 // Prints one line of JSON on success and exits 0; on failure says which step failed and what
 // the pages showed, on stderr, and exits 1. Uses the system's Chromium through playwright-core,
@@ -115,7 +116,30 @@ async function run(browser) {
 
   step = `A: screenshot to ${screenshot}`;
   await a.screenshot({ path: screenshot });
-  return { ok: true, typing_ms: typingMs, a_to_b_ms: aToB, b_to_a_ms: bToA };
+
+  // Page A drops the next message frame its socket brings, as if Redis had lost it between the
+  // instances. The message after it leaves a gap in the ids, which A must fill from the history.
+  step = "A: filling the gap a lost message leaves";
+  await a.evaluate(() => {
+    const deliver = onFrame; // the client's handler of every frame (a global of chat.js)
+    let dropped = false;
+    onFrame = (data) => {
+      if (!dropped && JSON.parse(data).type === "message") dropped = true;
+      else deliver(data);
+    };
+  });
+  const lost = `lost on the way ${n}`;
+  const after = `after the lost one ${n}`;
+  for (const text of [lost, after]) {
+    await b.fill("#body", text);
+    await b.click("#send");
+    await b.locator("#messages li[data-id]:not(.pending)", { hasText: text }).waitFor({ timeout: 10_000 });
+  }
+  const gapMs = await timeUntil(a.locator("#messages li", { hasText: lost }), 10_000);
+  const shown = await a.locator("#messages li[data-id]").allInnerTexts();
+  const [lostAt, afterAt] = [lost, after].map((text) => shown.findIndex((line) => line.includes(text)));
+  if (!(lostAt >= 0 && lostAt < afterAt)) throw new Error(`A shows the two out of order: ${lostAt}, ${afterAt}`);
+  return { ok: true, typing_ms: typingMs, a_to_b_ms: aToB, b_to_a_ms: bToA, gap_filled_ms: gapMs };
 }
 
 function withTimeout(ms, promise) {

@@ -6,6 +6,8 @@
 //! first (the rate limiter of 4.9 usually does, to count the request against the user), and the
 //! outcome is kept in the request for the others.
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
@@ -60,10 +62,16 @@ impl Caller {
         req.extensions_mut().insert(checked);
     }
 
-    /// The caller holding access token `token`, checked by `tokens`: for a token that comes
-    /// another way than a request's `Authorization` header (the chat's first WebSocket frame).
-    pub fn from_token(tokens: &dyn TokenService, token: &str) -> Result<Caller, TokenError> {
-        tokens.verify_access(token).and_then(Caller::from_claims)
+    /// The caller holding access token `token`, checked by `tokens`, and when the token
+    /// expires (its `exp`): for a connection that outlives a request and must end with its token
+    /// (the chat's WebSocket, authenticated at the handshake or by its first frame).
+    pub fn from_token(
+        tokens: &dyn TokenService,
+        token: &str,
+    ) -> Result<(Caller, SystemTime), TokenError> {
+        let claims = tokens.verify_access(token)?;
+        let expires = UNIX_EPOCH + Duration::from_secs(u64::try_from(claims.exp).unwrap_or(0));
+        Ok((Caller::from_claims(claims)?, expires))
     }
 
     /// The demo user `ada` with her usual scopes: who a request without a token is, on a server

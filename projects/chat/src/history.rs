@@ -73,15 +73,17 @@ pub(crate) async fn list_rooms(
         }
     }
     rooms.sort_unstable();
-    let mut summaries = Vec::with_capacity(rooms.len());
-    for (name, latest) in rooms {
-        let online = chat.presence.members(&name).await.len();
-        summaries.push(RoomSummary {
+    let names: Vec<String> = rooms.iter().map(|(name, _)| name.clone()).collect();
+    let online = chat.presence.counts(&names).await;
+    let summaries: Vec<RoomSummary> = rooms
+        .into_iter()
+        .zip(online)
+        .map(|((name, latest), online)| RoomSummary {
             name,
             latest,
             online,
-        });
-    }
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(summaries))
 }
 

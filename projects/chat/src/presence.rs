@@ -136,6 +136,36 @@ impl Presence {
         }
     }
 
+    /// How many are in each of `rooms`, on any instance: one round trip to Redis for them all.
+    /// With Redis unreachable, those on this one.
+    pub async fn counts(&self, rooms: &[String]) -> Vec<usize> {
+        let here = || {
+            rooms
+                .iter()
+                .map(|room| self.hub.members(room).len())
+                .collect()
+        };
+        let Some((connection, prefix)) = &self.redis else {
+            return here();
+        };
+        if rooms.is_empty() {
+            return Vec::new();
+        }
+        let now = Self::now_ms();
+        let mut pipe = redis::pipe();
+        for room in rooms {
+            pipe.zcount(Self::key(prefix, room), now, "+inf");
+        }
+        let mut connection = connection.clone();
+        match common::redis::within(pipe.query_async::<Vec<usize>>(&mut connection)).await {
+            Ok(counts) => counts,
+            Err(err) => {
+                tracing::warn!("cannot read presence: {err:#}");
+                here()
+            }
+        }
+    }
+
     /// Renews this instance's users every [`REFRESH`], until the server stops.
     pub fn keep_fresh(
         &self,

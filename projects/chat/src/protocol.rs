@@ -49,6 +49,8 @@ pub const MAX_CLIENT_ID: usize = 64;
 pub enum Close {
     /// No valid token: at the handshake, in the first frame, or within the time given for it.
     Unauthenticated,
+    /// The token the connection was opened with has expired.
+    Expired,
     /// The client read its frames too slowly and its queue filled.
     TooSlow,
     /// No frame (not even a pong) within the heartbeat timeout.
@@ -64,7 +66,7 @@ pub enum Close {
 impl Close {
     pub fn code(self) -> u16 {
         match self {
-            Close::Unauthenticated => 4401,
+            Close::Unauthenticated | Close::Expired => 4401,
             Close::TooSlow => 4408,
             Close::Silent => 4000,
             Close::TooBig => 1009,
@@ -77,6 +79,7 @@ impl Close {
     pub fn reason(self) -> &'static str {
         match self {
             Close::Unauthenticated => "send a valid access token first",
+            Close::Expired => "your access token expired: reconnect with a fresh one and resume",
             Close::TooSlow => "your queue of frames was full: reconnect and resume",
             Close::Silent => "no pong within the heartbeat timeout",
             Close::TooBig => "frames are at most 16 KiB",
@@ -340,11 +343,12 @@ pub struct Message {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame<'a> {
-    /// After a valid token.
+    /// After a valid token; `expires_in` is when the token expires, and the connection with it.
     Welcome {
         user: &'a str,
         heartbeat_seconds: u64,
         timeout_seconds: u64,
+        expires_in: u64,
     },
     /// In the room; `latest` is its newest id, `members` who is there now.
     Joined {

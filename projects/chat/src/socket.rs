@@ -28,8 +28,10 @@
 //! - **Messages** go to the store's queue ([`crate::store`]), after the sender's rate limit
 //!   (phase 4's GCRA, per user, in Redis when there is one, so a user's limit holds across
 //!   instances and connections). A `join` counts against the same limit: it reads the database.
-//! - **Tokens** are checked when the connection is made; a connection outlives its token's
-//!   expiry (a client that reconnects needs a fresh one).
+//! - **Tokens** are checked when the connection is made, and the connection ends when its token
+//!   expires, with 4401 (`welcome` says when, in `expires_in`): an access token is the only
+//!   proof of who the client is, and a socket must not keep a user in after their token would
+//!   have let them. The client logs in again, or refreshes its token, and resumes (below).
 //! - **Resuming:** `join` with `after` replays what was missed, up to [`Settings::resume_limit`]
 //!   messages, or says `reload`. Live messages that arrive meanwhile wait in the writer, so the
 //!   client gets `joined`, then the missed messages, then the live ones, each id once.
@@ -39,10 +41,10 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use actix_web::http::{StatusCode, header};
-use actix_web::{FromRequest, HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseReason, ProtocolError, Session};
 use common::ApiError;
 use phase4_security::auth::{Caller, TokenService};
@@ -175,8 +177,9 @@ pub(crate) async fn connect(
         .with_header((header::UPGRADE, "websocket"))
         .with_header((header::CONNECTION, "Upgrade")));
     }
+    // A bad token in the header is 401 here, before the upgrade (`ApiError` from `TokenError`).
     let caller = match common::extract::bearer_token(&req) {
-        Some(_) => Some(Caller::extract(&req).await?),
+        Some(token) => Some(Caller::from_token(chat.tokens.as_ref(), token)?),
         None => None,
     };
     let (response, session, stream) =
@@ -203,11 +206,11 @@ enum Ending {
 
 async fn run(
     chat: Arc<Chat>,
-    caller: Option<Caller>,
+    caller: Option<(Caller, SystemTime)>,
     mut session: Session,
     mut stream: AggregatedMessageStream,
 ) {
-    let caller = match caller {
+    let (caller, expires) = match caller {
         Some(caller) => caller,
         None => match authenticate(&chat, &mut session, &mut stream).await {
             Ok(caller) => caller,
@@ -221,6 +224,16 @@ async fn run(
             }
         },
     };
+    // Tokens are accepted a few seconds past their `exp` (clocks differ); such a one has no time
+    // left for a connection.
+    let expires_in = expires
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    if expires_in.is_zero() {
+        chat.metrics.closed.with_label_values(&["expired"]).inc();
+        let _ = session.close(Some(Close::Expired.frame())).await;
+        return;
+    }
     chat.metrics.open.inc();
     let id = chat.fanout.hub.connection_id();
     let (outbox, frames, slow) = Outbox::new(id, &caller.username, chat.settings.outbox);
@@ -228,6 +241,7 @@ async fn run(
     let mut connection = Connection {
         chat: chat.clone(),
         caller,
+        expires: tokio::time::Instant::now() + expires_in,
         outbox,
         rooms: HashMap::new(),
         refusals: 0,
@@ -237,6 +251,7 @@ async fn run(
             user: &connection.caller.username,
             heartbeat_seconds: chat.settings.heartbeat.as_secs(),
             timeout_seconds: chat.settings.timeout.as_secs(),
+            expires_in: expires_in.as_secs(),
         }
         .encode(),
     );
@@ -248,6 +263,7 @@ async fn run(
         Ending::Server(Close::Silent) => "silent",
         Ending::Server(Close::TooBig) => "too_big",
         Ending::Server(Close::GoingAway) => "going_away",
+        Ending::Server(Close::Expired) => "expired",
         Ending::Server(_) => "protocol",
     };
     chat.metrics.closed.with_label_values(&[label]).inc();
@@ -282,12 +298,13 @@ async fn run(
     }
 }
 
-/// The caller from the first frame, `auth`; a close reason when it is not one, or does not come.
+/// The caller from the first frame, `auth`, and when its token expires; a close reason when it
+/// is not one, or does not come.
 async fn authenticate(
     chat: &Chat,
     session: &mut Session,
     stream: &mut AggregatedMessageStream,
-) -> Result<Caller, Option<CloseReason>> {
+) -> Result<(Caller, SystemTime), Option<CloseReason>> {
     let refused = |detail: &str| {
         Some(CloseReason {
             code: actix_ws::CloseCode::Other(Close::Unauthenticated.code()),
@@ -326,6 +343,8 @@ async fn authenticate(
 struct Connection {
     chat: Arc<Chat>,
     caller: Caller,
+    /// When the caller's token expires, and the connection with it.
+    expires: tokio::time::Instant,
     outbox: Outbox,
     /// The rooms joined, and when a typing frame was last passed on for each.
     rooms: HashMap<String, Option<Instant>>,
@@ -359,12 +378,14 @@ impl Connection {
         // Made once: each poll of a new one would take the shared `Notify`'s lock.
         let stopping = self.chat.stopping.clone();
         let stopped = stopping.stopped();
-        tokio::pin!(stopped);
+        let expired = tokio::time::sleep_until(self.expires);
+        tokio::pin!(stopped, expired);
         loop {
             tokio::select! {
                 biased;
                 () = slow.notified() => return Ending::Server(Close::TooSlow),
                 () = &mut stopped => return Ending::Server(Close::GoingAway),
+                () = &mut expired => return Ending::Server(Close::Expired),
                 _ = heartbeat.tick() => {
                     if last_heard.elapsed() > settings.timeout {
                         return Ending::Server(Close::Silent);

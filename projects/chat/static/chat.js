@@ -11,6 +11,8 @@
 // that the server replays whatever came in between. When the socket drops, wait a little
 // (longer each time), connect again and do the same, resending the messages that were never
 // acknowledged. Their client_id lets the server recognise a resend and not store it twice.
+// Messages are placed by their id, which counts up in each room without holes: a hole that stays
+// open means a message was lost on the way, and it is fetched from the history.
 //
 // Every frame is a JSON object with "v": 1 (the protocol's version) and a "type".
 
@@ -30,6 +32,11 @@ const RETRY_DEFAULT_MS = 1000;
 // Reconnection: the first wait is about half a second, each failure doubles it, up to 10 s.
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 10000;
+// A message more than one id past the last one seen leaves a gap. Between two instances a message
+// can overtake the one before it, so a gap is given this long to fill before we fetch it.
+const GAP_WAIT_MS = 1000;
+// The most messages the history endpoint gives at once; a larger gap reloads the newest page.
+const PAGE_SIZE_MAX = 100;
 
 // sessionStorage belongs to one tab and one origin (scheme, host and port), so two servers on
 // two ports, or two tabs logged in as two people, never see each other's token. localStorage
@@ -290,7 +297,11 @@ function onClose(event) {
   clearTyping();
   if (event.code === CLOSE_NOT_AUTHENTICATED) {
     // Reconnecting with the same token would be refused again: ask for a new one.
-    endSession("The server did not accept your session. Please log in again.");
+    endSession(
+      Date.now() >= state.expiresAt - 1000
+        ? "Your session has expired. Please log in again."
+        : "The server did not accept your session. Please log in again.",
+    );
     return;
   }
   scheduleReconnect(CLOSE_REASONS[event.code] || "disconnected");
@@ -341,8 +352,10 @@ function onFrame(data) {
 
 const frameHandlers = {
   // The server accepted the token. heartbeat_seconds and timeout_seconds describe the server's
-  // pings; the browser answers them by itself and JavaScript never sees them.
+  // pings; the browser answers them by itself and JavaScript never sees them. expires_in is when
+  // the token expires, by the server's clock: it closes the socket then (4401).
   welcome(frame) {
+    if (frame.expires_in >= 0) state.expiresAt = Math.min(state.expiresAt, Date.now() + frame.expires_in * 1000);
     state.user = frame.user;
     sessionStorage.setItem(STORE.user, frame.user);
     el.whoami.textContent = frame.user;
@@ -377,7 +390,9 @@ const frameHandlers = {
   },
 
   message(frame) {
+    const seen = state.latest.get(frame.room);
     showMessage(frame);
+    if (seen !== undefined && frame.id > seen + 1) setTimeout(() => fillGap(frame.room, seen, frame.id), GAP_WAIT_MS);
   },
 
   // Our message is stored and has its id. A duplicate ack means an earlier copy was stored
@@ -581,6 +596,28 @@ function placeById(item, id) {
     else break;
   }
   el.messages.insertBefore(item, before);
+}
+
+// Ids in a room have no holes, so one that is missing was lost on its way here: Redis pub/sub,
+// which carries messages between instances, delivers at most once. Fetch what is still missing
+// between `seen` and `id` over HTTP, from the database, which has every message.
+async function fillGap(room, seen, id) {
+  const { view } = state;
+  if (room !== state.room) return;
+  let missing = 0;
+  for (let gap = seen + 1; gap < id; gap++) if (!findMessageElement(gap)) missing += 1;
+  if (missing === 0) return; // it was only late
+  if (id - seen - 1 > PAGE_SIZE_MAX) {
+    state.history = loadNewestPage(room, view);
+    return;
+  }
+  try {
+    const page = await api(`/rooms/${encodeURIComponent(room)}/messages?before=${id}&limit=${id - seen - 1}`);
+    if (view !== state.view) return;
+    showMany(() => page.messages.forEach((m) => showMessage({ room, ...m })));
+  } catch (err) {
+    if (!(err instanceof SessionEnded)) notice(`Could not load missed messages of #${room}: ${err.message}`);
+  }
 }
 
 function showMessage(message) {

@@ -1,5 +1,6 @@
 //! The browser client in a real browser: Debian's Chromium, driven by playwright-core from npm
-//! (`scripts/node/chat-browser.mjs`), two pages on two instances talking to each other.
+//! (`scripts/node/chat-browser.mjs`), two pages on two instances talking to each other; then one
+//! page loses a message frame, and fills the gap in the ids from the history.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -21,6 +21,15 @@ async fn a_message_sent_to_one_instance_reaches_the_clients_of_the_other() {
     assert_eq!(arrived["user"], "admin");
     let joined = join(&mut elsewhere, "general", None).await;
     assert_eq!(joined["members"], json!(["ada", "admin"]));
+    // And so is the count of who is online in each room.
+    let (status, rooms) = a.get("/rooms", &a.token("ada").await).await;
+    assert_eq!(status, 200);
+    let general = rooms
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|room| room["name"] == "general");
+    assert_eq!(general.unwrap()["online"], 2, "{rooms}");
 
     let ack = say(&mut ada, "general", "a-1", "from instance A").await;
     let message = admin.expect("message", SOON).await.unwrap();

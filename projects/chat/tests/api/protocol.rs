@@ -1,9 +1,11 @@
 //! The handshake, authentication, bad frames, rooms and typing, as a client sees them.
 
 use common::testing::websocket::Socket;
+use phase4_security::auth::{API_AUDIENCE, AccessClaims};
+use phase4_security::tokens::{KeyRing, Tokens};
 use serde_json::json;
 
-use crate::support::{App, SOON, hears, join, say, send};
+use crate::support::{App, QUIET, SOON, hears, join, say, send};
 
 #[tokio::test]
 async fn a_socket_without_a_valid_token_gets_nothing_and_is_closed_with_4401() {
@@ -223,4 +225,46 @@ async fn an_auth_frame_on_an_authenticated_socket_is_refused() {
     let error = socket.expect("error", SOON).await.unwrap();
     assert_eq!(error["code"], "already_authenticated");
     join(&mut socket, "general", None).await;
+}
+
+#[tokio::test]
+async fn a_connection_ends_with_its_token_closed_with_4401() {
+    // The server's signing key, so that the test can make it a token that expires soon.
+    let pem = KeyRing::new_pem().unwrap();
+    let app = App::start_with(|config| config.signing_key = Some(pem.clone())).await;
+    let tokens = Tokens::with_keys(app.base.clone(), KeyRing::from_pem(&pem).unwrap());
+    let mut claims: AccessClaims = tokens
+        .verify(&app.token("ada").await, API_AUDIENCE)
+        .unwrap();
+    claims.exp = phase4_security::oauth::now() + 2;
+    let short = tokens.keys.sign(&claims).unwrap();
+
+    // In the handshake's header, and in the first frame.
+    let by_header = Socket::open(&app.ws(), Some(&short))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut by_frame = Socket::open(&app.ws(), None).await.unwrap().unwrap();
+    by_frame
+        .send(&json!({ "v": 1, "type": "auth", "token": short }))
+        .await
+        .unwrap();
+    let mut sockets = [by_header, by_frame];
+    for socket in &mut sockets {
+        let welcome = socket.expect("welcome", SOON).await.unwrap();
+        let expires_in = welcome["expires_in"].as_u64().unwrap();
+        assert!(expires_in <= 2, "{welcome}");
+        join(socket, "general", None).await;
+    }
+    for socket in &mut sockets {
+        let (close, _) = socket.until_closed(SOON).await.unwrap();
+        let (code, reason) = close.expect("a close frame");
+        assert_eq!(code, 4401);
+        assert!(reason.contains("expired"), "{reason}");
+    }
+
+    // A token a whole login long keeps its socket open (15 minutes).
+    let mut socket = app.connect("ada").await;
+    join(&mut socket, "general", None).await;
+    assert!(socket.until_closed(QUIET).await.is_err(), "closed early");
 }
