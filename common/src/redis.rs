@@ -191,6 +191,9 @@ impl Broadcast {
     }
 }
 
+/// How often a [`subscribe`]r asks Redis whether its connection is still there.
+pub const SUBSCRIPTION_PING: Duration = Duration::from_secs(10);
+
 /// What a [`subscribe`]r receives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -207,9 +210,12 @@ pub enum Event {
 ///
 /// The receiver holds up to 1,024 events; a reader that falls further behind makes the
 /// subscription wait. (redis-rs buffers a pub/sub connection's messages without a bound of its
-/// own, so the process, not Redis, holds what a stalled reader has not taken.) A connection that
-/// goes quiet without closing (a half-open TCP connection) is not noticed here: the kernel's
-/// keepalive, or the next write, finds it.
+/// own, so the process, not Redis, holds what a stalled reader has not taken.)
+///
+/// A subscriber only reads, so a connection that goes quiet without closing (Redis's host gone,
+/// a half-open TCP connection) would look like a channel nobody publishes on, for as long as the
+/// kernel takes to notice (hours, without keepalive). So the subscription sends `PING` every
+/// [`SUBSCRIPTION_PING`]; no answer within 5 s is a failure, and the subscription is made again.
 pub async fn subscribe(
     client: &redis::Client,
     channel: &str,
@@ -256,17 +262,36 @@ async fn run_subscription(
                 if events.send(Event::Resubscribed).await.is_err() {
                     return;
                 }
-                let mut messages = pubsub.into_on_message();
-                while let Some(message) = messages.next().await {
-                    let Ok(payload) = message.get_payload::<String>() else {
-                        continue;
-                    };
-                    if events.send(Event::Message(payload)).await.is_err() {
-                        return;
+                let (mut sink, mut messages) = pubsub.split();
+                let mut ping = tokio::time::interval(SUBSCRIPTION_PING);
+                ping.tick().await;
+                let failure = loop {
+                    tokio::select! {
+                        message = messages.next() => {
+                            let Some(message) = message else {
+                                break anyhow::anyhow!("the subscription closed");
+                            };
+                            let Ok(payload) = message.get_payload::<String>() else {
+                                continue;
+                            };
+                            if events.send(Event::Message(payload)).await.is_err() {
+                                return;
+                            }
+                        }
+                        _ = ping.tick() => {
+                            let pong = sink.ping::<redis::Value>();
+                            match tokio::time::timeout(CONNECT_TIMEOUT, pong).await {
+                                Ok(Ok(_)) => {}
+                                Ok(Err(err)) => break err.into(),
+                                Err(_) => {
+                                    break anyhow::anyhow!("Redis did not answer PING within 5 s");
+                                }
+                            }
+                        }
                     }
-                }
+                };
                 listening.store(false, Ordering::Release);
-                anyhow::anyhow!("the subscription closed")
+                failure
             }
             Ok(Err(err)) => err.into(),
             Err(_) => anyhow::anyhow!("Redis did not answer SUBSCRIBE within 5 s"),

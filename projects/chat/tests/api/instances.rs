@@ -1,7 +1,10 @@
 //! Two instances, one service: a message sent through one reaches the clients of the other.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
+use common::redis::SUBSCRIPTION_PING;
+use common::testing::partition::Partition;
 use common::testing::websocket::Received;
 use serde_json::json;
 
@@ -79,4 +82,34 @@ async fn two_instances_writing_to_one_room_give_each_message_its_own_id_in_order
     }
     assert_eq!(ids.first(), Some(&1));
     assert_eq!(ids.last(), Some(&(2 * count as i64)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_whose_redis_goes_silent_notice_and_tell_their_clients_to_reload() {
+    let Some(redis) = common::testing::service_url("REDIS_URL") else {
+        return;
+    };
+    // Both instances reach Redis through a proxy that the test stalls: the connections stay
+    // open and carry nothing, as when Redis's host vanishes without closing them.
+    let proxy = Partition::to_redis(&redis).await.unwrap();
+    let url = proxy.redis_url();
+    let Some((a, b)) = pair(|config| config.redis_url = Some(url.clone().into())).await else {
+        return;
+    };
+    let mut ada = a.member("ada", "general").await;
+    let mut admin = b.member("admin", "general").await;
+
+    proxy.stall();
+    // A subscriber pings Redis every SUBSCRIPTION_PING and gives up on an answer after 5 s.
+    tokio::time::sleep(SUBSCRIPTION_PING + Duration::from_secs(8)).await;
+    proxy.resume();
+
+    // Subscribed again, each instance tells its clients that frames may have been lost.
+    for socket in [&mut ada, &mut admin] {
+        let reload = socket.expect("reload", Duration::from_secs(15)).await;
+        assert_eq!(reload.unwrap()["room"], "general");
+    }
+    say(&mut ada, "general", "after-silence", "back again").await;
+    let message = admin.expect("message", SOON).await.unwrap();
+    assert_eq!(message["body"], "back again");
 }
