@@ -264,6 +264,8 @@ async fn run_subscription(
                 }
                 let (mut sink, mut messages) = pubsub.split();
                 let mut ping = tokio::time::interval(SUBSCRIPTION_PING);
+                // After a long wait on a slow reader, one ping, not one for every tick missed.
+                ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 ping.tick().await;
                 let failure = loop {
                     tokio::select! {

@@ -604,15 +604,16 @@ function placeById(item, id) {
 async function fillGap(room, seen, id) {
   const { view } = state;
   if (room !== state.room) return;
-  let missing = 0;
-  for (let gap = seen + 1; gap < id; gap++) if (!findMessageElement(gap)) missing += 1;
-  if (missing === 0) return; // it was only late
-  if (id - seen - 1 > PAGE_SIZE_MAX) {
+  const size = id - seen - 1;
+  if (size > PAGE_SIZE_MAX) {
     state.history = loadNewestPage(room, view);
     return;
   }
+  let open = false;
+  for (let gap = seen + 1; gap < id && !open; gap++) open = !findMessageElement(gap);
+  if (!open) return; // the missing ones were only late
   try {
-    const page = await api(`/rooms/${encodeURIComponent(room)}/messages?before=${id}&limit=${id - seen - 1}`);
+    const page = await api(`/rooms/${encodeURIComponent(room)}/messages?before=${id}&limit=${size}`);
     if (view !== state.view) return;
     showMany(() => page.messages.forEach((m) => showMessage({ room, ...m })));
   } catch (err) {
